@@ -1,0 +1,49 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the CI suite).
+# Both create their own virtual environments and install from the package registries.
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_LOWEST ?= .venv-lowest
+# Latest Airflow 3.3.x, and the lowest Airflow the package declares (pinned with a constraints file,
+# because Airflow 3.1.0 predates some of today's transitive releases).
+AIRFLOW_LATEST ?= apache-airflow~=3.3.0
+AIRFLOW_LOWEST ?= apache-airflow==3.1.0
+LOWEST_CONSTRAINTS ?= ci/constraints-airflow-3.1.0.txt
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-latest test-lowest lint bench clean
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python scripts/demo.py
+
+test: lint test-latest test-lowest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test-latest: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-lowest: $(VENV_LOWEST)/.installed
+	$(VENV_LOWEST)/bin/mypy
+	$(VENV_LOWEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,lint,report]" "$(AIRFLOW_LATEST)"
+	touch $@
+
+$(VENV_LOWEST)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)
+	$(PYTHON) -m venv $(VENV_LOWEST)
+	$(VENV_LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_LOWEST)/bin/python -m pip install --quiet -c $(LOWEST_CONSTRAINTS) -e ".[test,lint,report]" "$(AIRFLOW_LOWEST)"
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(VENV_LOWEST) .demo .pytest_cache .mypy_cache .ruff_cache

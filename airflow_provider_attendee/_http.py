@@ -1,0 +1,346 @@
+"""HTTP plumbing shared by the sync and async sides of the hook: settings, URLs, retries, responses.
+
+Kept apart from the hook so that the retry policy and error mapping are written once and tested alone.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, TypeVar
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+import httpx
+import pendulum
+import tenacity
+from pydantic import BaseModel, ValidationError
+
+from airflow_provider_attendee import __version__
+from airflow_provider_attendee.exceptions import (
+    AttendeeConfigurationError,
+    AttendeeConnectionError,
+    AttendeeError,
+    AttendeeRateLimitError,
+    AttendeeServerError,
+    AttendeeUnexpectedResponseError,
+    error_for_status,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://app.attendee.dev"
+API_PREFIX = "/api/v1"
+USER_AGENT = f"airflow-provider-attendee/{__version__}"
+
+#: Statuses retried for idempotent requests (429 is retried for every request: it was not processed).
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+#: Errors that prove the request never reached the server, so even a plain POST may be sent again.
+NOT_SENT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Errors after which the server may or may not have processed the request.
+MAYBE_SENT_ERRORS: tuple[type[Exception], ...] = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything needed to talk to one Attendee server, read from an Airflow connection."""
+
+    conn_id: str
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float = 30.0
+    max_retries: int = 5
+    retry_backoff: float = 1.0
+    max_retry_time: float = 120.0
+    max_concurrency: int = 8
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Token {self.api_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments shared by httpx.Client and httpx.AsyncClient."""
+        return {
+            "base_url": self.base_url,
+            "headers": self.headers,
+            # No pool timeout: waiting for a free connection is how the concurrency limit queues requests.
+            "timeout": httpx.Timeout(self.timeout, pool=None),
+            "limits": httpx.Limits(
+                max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+            ),
+            "follow_redirects": False,
+        }
+
+
+def normalize_base_url(host: str | None, port: int | None = None) -> str:
+    """Turn a connection's host (scheme optional, https by default) and port into a base URL."""
+    raw = (host or "").strip().rstrip("/")
+    if not raw:
+        raw = DEFAULT_BASE_URL
+    if "://" not in raw:
+        raw = f"https://{raw}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AttendeeConfigurationError(
+            f"Attendee URL {host!r} is not an http(s) URL. Set the connection's host to e.g. {DEFAULT_BASE_URL}."
+        )
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    path = parts.path.rstrip("/")
+    if path.endswith(API_PREFIX):
+        path = path[: -len(API_PREFIX)]
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+def _number(extra: Mapping[str, Any], name: str, default: float, conn_id: str, minimum: float) -> float:
+    value = extra.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = minimum - 1
+    if number < minimum:
+        raise AttendeeConfigurationError(
+            f"Connection {conn_id!r}: extra field {name!r} must be a number >= {minimum:g}, got {value!r}."
+        )
+    return number
+
+
+def settings_from_connection(
+    conn_id: str, host: str | None, port: int | None, password: str | None, extra: Mapping[str, Any]
+) -> ClientSettings:
+    """Validate an Airflow connection's fields and turn them into ClientSettings."""
+    api_key = (password or "").strip()
+    if not api_key:
+        raise AttendeeConfigurationError(
+            f"Connection {conn_id!r} has no Attendee API key. Put the key in the connection's password "
+            "(API key) field, e.g. AIRFLOW_CONN_ATTENDEE_DEFAULT='{\"conn_type\": \"attendee\", "
+            '"host": "https://app.attendee.dev", "password": "<key>"}\'.'
+        )
+    return ClientSettings(
+        conn_id=conn_id,
+        base_url=normalize_base_url(host, port),
+        api_key=api_key,
+        timeout=_number(extra, "timeout", 30.0, conn_id, minimum=0.001),
+        max_retries=int(_number(extra, "max_retries", 5, conn_id, minimum=0)),
+        retry_backoff=_number(extra, "retry_backoff", 1.0, conn_id, minimum=0),
+        max_retry_time=_number(extra, "max_retry_time", 120.0, conn_id, minimum=0),
+        max_concurrency=int(_number(extra, "max_concurrency", 8, conn_id, minimum=1)),
+    )
+
+
+def path_id(value: str, what: str) -> str:
+    """Quote an object id for use in a URL path, rejecting empty ids with a clear message."""
+    text = str(value or "").strip()
+    if not text:
+        raise AttendeeConfigurationError(f"An Attendee {what} id is required, got {value!r}.")
+    return quote(text, safe="")
+
+
+def format_datetime(value: datetime | date | str, name: str) -> str:
+    """ISO 8601 in UTC with a Z suffix, from a datetime (naive = UTC), a pendulum object or a string."""
+    if isinstance(value, str):
+        try:
+            parsed = pendulum.parse(value)
+        except (ValueError, pendulum.parsing.exceptions.ParserError) as err:
+            raise AttendeeConfigurationError(
+                f"{name}={value!r} is not an ISO 8601 datetime (e.g. 2025-01-18T12:34:56Z): {err}"
+            ) from None
+        if not isinstance(parsed, datetime):
+            raise AttendeeConfigurationError(f"{name}={value!r} is not a datetime (e.g. 2025-01-18T12:34:56Z).")
+        value = parsed
+    elif not isinstance(value, datetime):
+        if isinstance(value, date):
+            value = datetime(value.year, value.month, value.day)
+        else:
+            raise AttendeeConfigurationError(f"{name} must be a datetime or ISO 8601 string, got {value!r}.")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    utc = value.astimezone(timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}"
+    return text + "Z"
+
+
+def clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop None values; keep lists (httpx repeats the key, as the API expects for ``states``)."""
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def same_origin_url(next_url: str, base_url: str) -> str:
+    """Resolve a pagination ``next`` link (absolute or relative) against the configured base URL.
+
+    The server builds ``next`` from the request's Host header, which may differ behind a proxy; the
+    client only ever follows the path and query, on the configured host.
+    """
+    base = urlsplit(base_url)
+    resolved = urlsplit(urljoin(base_url + "/", next_url))
+    return urlunsplit((base.scheme, base.netloc, resolved.path, resolved.query, ""))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def raise_for_status(response: httpx.Response, conn_id: str) -> None:
+    """Raise the provider's exception for an HTTP error response."""
+    if response.is_success:
+        return
+    raise error_for_status(
+        status_code=response.status_code,
+        method=response.request.method,
+        path=response.request.url.path,
+        body=response.content,
+        content_type=response.headers.get("content-type", ""),
+        conn_id=conn_id,
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def parse_json(response: httpx.Response) -> Any:
+    """The JSON body of a success response, or a clear error when the host is not an Attendee API."""
+    try:
+        return response.json()
+    except ValueError:
+        raise AttendeeUnexpectedResponseError(
+            f"Attendee API {response.request.method} {response.request.url.path} returned HTTP "
+            f"{response.status_code} with a non-JSON body ({response.headers.get('content-type', 'no type')}). "
+            "Is the connection's host an Attendee server?",
+            status_code=response.status_code,
+            method=response.request.method,
+            path=response.request.url.path,
+        ) from None
+
+
+def validate(model: type[ModelT], data: Any, response: httpx.Response) -> ModelT:
+    """Validate one JSON object into a model, turning pydantic's error into a short provider error."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()[:5]
+        )
+        raise AttendeeUnexpectedResponseError(
+            f"Attendee API {response.request.method} {response.request.url.path} returned a {model.__name__} "
+            f"this provider cannot read ({problems}). Is the connection's host an Attendee server of a "
+            "supported version?",
+            status_code=response.status_code,
+            method=response.request.method,
+            path=response.request.url.path,
+        ) from None
+
+
+def page_of(data: Any, response: httpx.Response) -> tuple[list[Any], str | None]:
+    """Split a paginated body into its results and its ``next`` link."""
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise AttendeeUnexpectedResponseError(
+            f"Attendee API GET {response.request.url.path} did not return a paginated list "
+            "({next, previous, results}). Is the connection's host an Attendee server?",
+            status_code=response.status_code,
+            method="GET",
+            path=response.request.url.path,
+        )
+    next_url = data.get("next")
+    return data["results"], next_url if isinstance(next_url, str) and next_url else None
+
+
+def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
+    """Whether sending the request again is both useful and safe."""
+    if isinstance(error, (*NOT_SENT_ERRORS, AttendeeRateLimitError)):
+        return True
+    if not idempotent:
+        return False
+    if isinstance(error, MAYBE_SENT_ERRORS):
+        return True
+    return isinstance(error, AttendeeServerError) and error.status_code in RETRYABLE_STATUSES
+
+
+class _WaitRetryAfterOrBackoff(tenacity.wait.wait_base):
+    """Wait what a 429's Retry-After asks (capped), else exponential backoff plus up to one backoff of jitter."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self._cap = max(settings.max_retry_time, 0.0)
+        self._backoff = settings.retry_backoff
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, AttendeeRateLimitError) and error.retry_after is not None:
+            return min(error.retry_after, self._cap)
+        exponential = self._backoff * 2 ** min(retry_state.attempt_number - 1, 10)
+        return min(exponential + random.uniform(0, self._backoff), self._cap)
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, AttendeeError) and error.status_code:
+        return f"HTTP {error.status_code}"
+    return type(error).__name__
+
+
+def retry_policy(settings: ClientSettings, *, idempotent: bool, what: str) -> dict[str, Any]:
+    """Keyword arguments for tenacity's Retrying / AsyncRetrying."""
+
+    def log_retry(retry_state: tenacity.RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        log.warning(
+            "Attendee %s failed (%s); retry %d of %d in %.2fs",
+            what,
+            _describe(error),
+            retry_state.attempt_number,
+            settings.max_retries,
+            wait,
+        )
+
+    return {
+        "retry": tenacity.retry_if_exception(lambda e: is_retryable(e, idempotent=idempotent)),
+        "stop": tenacity.stop_after_attempt(settings.max_retries + 1)
+        | tenacity.stop_after_delay(settings.max_retry_time),
+        "wait": _WaitRetryAfterOrBackoff(settings),
+        "before_sleep": log_retry,
+        "reraise": True,
+    }
+
+
+def transport_error(error: httpx.TransportError, settings: ClientSettings, what: str) -> AttendeeConnectionError:
+    """Wrap an httpx transport error (after retries) into the provider's connection error."""
+    kind = type(error).__name__
+    return AttendeeConnectionError(
+        f"Attendee {what} could not reach {settings.base_url} ({kind}: {error or 'no detail'}). "
+        f"Check the host of connection {settings.conn_id!r} and the network; the request was retried "
+        f"up to {settings.max_retries} times.",
+        method=what.split(" ", 1)[0],
+    )

@@ -1,0 +1,182 @@
+"""Exceptions raised by the Attendee provider: one family under ``AirflowException``.
+
+Every message names the request (method and path) or the input at fault, carries the server's own error
+text, and says what to do. No message ever contains the API key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow.exceptions import AirflowException
+
+_MAX_BODY_CHARS = 500
+
+
+class AttendeeError(AirflowException):
+    """Base class of every error raised by this provider."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+        self.detail = detail
+
+
+class AttendeeConfigurationError(AttendeeError):
+    """The Airflow connection or an argument is unusable (bad URL, missing key, invalid value)."""
+
+
+class AttendeeConnectionError(AttendeeError):
+    """The Attendee server could not be reached (DNS, refused, reset, timeout) after all retries."""
+
+
+class AttendeeUnexpectedResponseError(AttendeeError):
+    """The server answered with something that is not the Attendee API (wrong host, proxy page)."""
+
+
+class AttendeeAPIError(AttendeeError):
+    """The Attendee API answered with an HTTP error status."""
+
+
+class AttendeeAuthenticationError(AttendeeAPIError):
+    """401/403: the API key is missing, wrong or disabled."""
+
+
+class AttendeeNotFoundError(AttendeeAPIError):
+    """404: the bot, calendar or path does not exist (or belongs to another project)."""
+
+
+class AttendeeInvalidRequestError(AttendeeAPIError):
+    """400: the server rejected the request's fields (see ``field_errors``)."""
+
+    field_errors: dict[str, list[str]]
+
+
+class AttendeeInvalidStateError(AttendeeInvalidRequestError):
+    """400: the call is not allowed in the bot's current state (leave after leaving, delete after staging)."""
+
+
+class AttendeeDeduplicationKeyInUseError(AttendeeInvalidRequestError):
+    """400: a bot with this deduplication key is still live; look it up with ``list_bots(deduplication_key=)``."""
+
+
+class AttendeeRateLimitError(AttendeeAPIError):
+    """429: too many requests; ``retry_after`` holds the seconds the server asked to wait, if given."""
+
+    retry_after: float | None = None
+
+
+class AttendeeServerError(AttendeeAPIError):
+    """5xx: the Attendee server failed; usually transient."""
+
+
+def describe_error_body(body: bytes, content_type: str) -> tuple[str, dict[str, list[str]]]:
+    """Turn an error body into readable text and field errors, whatever its shape (JSON or an HTML page)."""
+    text = body.decode("utf-8", errors="replace").strip()
+    parsed: Any = None
+    if "json" in content_type or text[:1] in "{[":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+    if isinstance(parsed, dict):
+        for key in ("error", "detail"):
+            if isinstance(parsed.get(key), str) and len(parsed) == 1:
+                return parsed[key], {}
+        field_errors = {
+            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for field, msgs in parsed.items()
+        }
+        summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in field_errors.items())
+        return summary, field_errors
+    if isinstance(parsed, list):
+        return "; ".join(str(m) for m in parsed), {}
+    if "html" in content_type or text.lower().startswith(("<!doctype", "<html")):
+        return "non-JSON error page (HTML) from the server or a proxy", {}
+    if not text:
+        return "empty response body", {}
+    return text[:_MAX_BODY_CHARS], {}
+
+
+def _classify_bad_request(detail: str) -> type[AttendeeInvalidRequestError]:
+    lowered = detail.lower()
+    if "deduplication key already in use" in lowered:
+        return AttendeeDeduplicationKeyInUseError
+    state_markers = ("is in state", "not allowed when bot is in state", "not in a state where")
+    if any(marker in lowered for marker in state_markers):
+        return AttendeeInvalidStateError
+    return AttendeeInvalidRequestError
+
+
+def error_for_status(
+    *,
+    status_code: int,
+    method: str,
+    path: str,
+    body: bytes,
+    content_type: str,
+    conn_id: str,
+    retry_after: float | None = None,
+) -> AttendeeAPIError:
+    """Build the exception for one HTTP error response."""
+    detail, field_errors = describe_error_body(body, content_type)
+    where = f"Attendee API {method} {path} failed with HTTP {status_code}: {detail}."
+    error: AttendeeAPIError
+    if status_code in (401, 403):
+        error = AttendeeAuthenticationError(
+            f"{where} Check the API key (password) of Airflow connection {conn_id!r}.",
+            status_code=status_code,
+            method=method,
+            path=path,
+            detail=detail,
+        )
+    elif status_code == 404:
+        error = AttendeeNotFoundError(
+            f"{where} Check the id in the request, that it belongs to the project of connection "
+            f"{conn_id!r}, and that the connection's host is an Attendee server.",
+            status_code=status_code,
+            method=method,
+            path=path,
+            detail=detail,
+        )
+    elif status_code == 429:
+        error = AttendeeRateLimitError(
+            f"{where} Slow down (Airflow pools help) or retry later"
+            + (f"; the server asked to wait {retry_after:g}s." if retry_after is not None else "."),
+            status_code=status_code,
+            method=method,
+            path=path,
+            detail=detail,
+        )
+        error.retry_after = retry_after
+    elif status_code >= 500:
+        error = AttendeeServerError(
+            f"{where} The Attendee server failed; this is usually transient, retry later.",
+            status_code=status_code,
+            method=method,
+            path=path,
+            detail=detail,
+        )
+    elif 400 <= status_code < 500:
+        cls = _classify_bad_request(detail) if status_code == 400 else AttendeeInvalidRequestError
+        hint = {
+            AttendeeDeduplicationKeyInUseError: " Look the live bot up with list_bots(deduplication_key=...) "
+            "or use another key.",
+            AttendeeInvalidStateError: " Check the bot's state before this call.",
+        }.get(cls, " Fix the request fields named above.")
+        error = cls(where + hint, status_code=status_code, method=method, path=path, detail=detail)
+        error.field_errors = field_errors
+    else:
+        error = AttendeeAPIError(where, status_code=status_code, method=method, path=path, detail=detail)
+    return error

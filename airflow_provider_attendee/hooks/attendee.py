@@ -1,0 +1,577 @@
+"""AttendeeHook: a typed, retrying client for the Attendee REST API, sync and async.
+
+Sync methods are named after the API (``get_bot``, ``list_bots``...); their async counterparts carry an
+``a`` prefix (``aget_bot``...). List methods return lazy iterators that follow the ``next`` cursor.
+All async calls of one connection in one event loop (e.g. every Attendee trigger in a triggerer) share a
+single ``httpx.AsyncClient`` and therefore one connection pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import tenacity
+from airflow.sdk import BaseHook
+from pydantic import BaseModel
+
+from airflow_provider_attendee import _http
+from airflow_provider_attendee._http import ClientSettings, format_datetime, path_id
+from airflow_provider_attendee.exceptions import (
+    AttendeeAuthenticationError,
+    AttendeeConfigurationError,
+    AttendeeError,
+)
+from airflow_provider_attendee.models import (
+    Bot,
+    BotState,
+    Calendar,
+    CalendarEvent,
+    ChatMessage,
+    Participant,
+    ParticipantEvent,
+    Recording,
+    TranscriptUtterance,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+DateLike = datetime | date | str
+
+DEFAULT_BOT_NAME = "Airflow Notetaker"
+CALENDAR_EVENT_ORDERINGS = frozenset(
+    f"{sign}{name}" for sign in ("", "-") for name in ("created_at", "updated_at", "start_time", "end_time")
+)
+
+# One AsyncClient per (event loop, connection settings): the triggerer runs every trigger in one loop.
+_SHARED_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientSettings, httpx.AsyncClient]]
+_SHARED_ASYNC_CLIENTS = weakref.WeakKeyDictionary()
+
+
+def _iso(value: DateLike | None, name: str) -> str | None:
+    return None if value is None else format_datetime(value, name)
+
+
+def _validate_meeting_url(meeting_url: str) -> str:
+    url = str(meeting_url).strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+        raise AttendeeConfigurationError(
+            f"meeting_url {meeting_url!r} is not a meeting link. Give the full Zoom, Google Meet or Teams URL, "
+            "e.g. https://meet.google.com/abc-defg-hij or https://zoom.us/j/123?pwd=456."
+        )
+    return url
+
+
+class AttendeeHook(BaseHook):
+    """
+    Interact with the Attendee API.
+
+    :param attendee_conn_id: Airflow connection of type ``attendee``: host is the Attendee URL (default
+        https://app.attendee.dev), password the API key; optional extras ``timeout``, ``max_retries``,
+        ``retry_backoff``, ``max_retry_time`` and ``max_concurrency``.
+    :param transport: optional httpx transport for the sync client (tests, proxies).
+    :param async_transport: optional httpx transport for the async client; disables client sharing.
+    """
+
+    conn_name_attr = "attendee_conn_id"
+    default_conn_name = "attendee_default"
+    conn_type = "attendee"
+    hook_name = "Attendee"
+
+    def __init__(
+        self,
+        attendee_conn_id: str = default_conn_name,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__()
+        self.attendee_conn_id = attendee_conn_id
+        self._transport = transport
+        self._async_transport = async_transport
+        self._async_settings: ClientSettings | None = None
+
+    # ----------------------------------------------------------------------------------- connection
+    @staticmethod
+    def _settings_for(conn: Any, conn_id: str) -> ClientSettings:
+        if conn.conn_type not in (None, "", "attendee", "http", "https"):
+            raise AttendeeConfigurationError(
+                f"Connection {conn_id!r} has type {conn.conn_type!r}; create it with type 'attendee'."
+            )
+        extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
+        if conn.password:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(conn.password)
+        return _http.settings_from_connection(conn_id, conn.host, conn.port, conn.password, extra)
+
+    def _lookup_error(self, error: Exception) -> AttendeeConfigurationError:
+        return AttendeeConfigurationError(
+            f"Airflow connection {self.attendee_conn_id!r} could not be loaded ({type(error).__name__}: {error}). "
+            f"Create it (type 'attendee') in the UI or set AIRFLOW_CONN_{self.attendee_conn_id.upper()}."
+        )
+
+    @cached_property
+    def settings(self) -> ClientSettings:
+        """The connection's settings, read once (sync lookup: never call this inside an event loop)."""
+        try:
+            conn = self.get_connection(self.attendee_conn_id)
+        except AttendeeError:
+            raise
+        except Exception as err:
+            raise self._lookup_error(err) from None
+        return self._settings_for(conn, self.attendee_conn_id)
+
+    async def aget_settings(self) -> ClientSettings:
+        """The connection's settings, resolved with ``aget_connection`` (safe inside an event loop)."""
+        if self._async_settings is None:
+            try:
+                conn = await self.aget_connection(self.attendee_conn_id)
+            except AttendeeError:
+                raise
+            except Exception as err:
+                raise self._lookup_error(err) from None
+            self._async_settings = self._settings_for(conn, self.attendee_conn_id)
+        return self._async_settings
+
+    @cached_property
+    def client(self) -> httpx.Client:
+        """The sync client of this hook (one connection pool, closed by ``close()``)."""
+        return httpx.Client(transport=self._transport, **self.settings.client_kwargs())
+
+    def get_conn(self) -> httpx.Client:
+        return self.client
+
+    def close(self) -> None:
+        """Close the sync client's connections."""
+        if "client" in self.__dict__:
+            self.client.close()
+            del self.__dict__["client"]
+
+    def __enter__(self) -> AttendeeHook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def aget_client(self) -> httpx.AsyncClient:
+        """The async client for this connection, shared by every hook of the same settings in this loop."""
+        settings = await self.aget_settings()
+        if self._async_transport is not None:
+            if "_own_async_client" not in self.__dict__:
+                self.__dict__["_own_async_client"] = httpx.AsyncClient(
+                    transport=self._async_transport, **settings.client_kwargs()
+                )
+            client: httpx.AsyncClient = self.__dict__["_own_async_client"]
+            return client
+        clients = _SHARED_ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
+        client = clients.get(settings)
+        if client is None or client.is_closed:
+            client = clients[settings] = httpx.AsyncClient(**settings.client_kwargs())
+        return client
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap authenticated call (first page of bots); never reveals the key."""
+        try:
+            settings = self.settings
+            self._request("GET", "/bots", params={"deduplication_key": "airflow-connection-test"})
+        except AttendeeAuthenticationError as err:
+            return False, f"Authentication failed: {err.detail}. Check the API key of the connection."
+        except AttendeeError as err:
+            return False, str(err)
+        return True, f"Connected to the Attendee API at {settings.base_url}."
+
+    # ------------------------------------------------------------------------------- request engine
+    def _url(self, path_or_url: str, base_url: str) -> str:
+        if "://" in path_or_url:
+            return _http.same_origin_url(path_or_url, base_url)
+        return base_url + _http.API_PREFIX + path_or_url
+
+    def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        settings = self.settings
+        url = self._url(path_or_url, settings.base_url)
+        what = f"{method} {urlsplit(url).path}"
+        safe = method != "POST" if idempotent is None else idempotent
+        try:
+            for attempt in tenacity.Retrying(**_http.retry_policy(settings, idempotent=safe, what=what)):
+                with attempt:
+                    response = self.client.request(
+                        method, url, params=_http.clean_params(params or {}), json=json
+                    )
+                    _http.raise_for_status(response, settings.conn_id)
+        except httpx.TransportError as err:
+            raise _http.transport_error(err, settings, what) from None
+        return response
+
+    async def _arequest(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        settings = await self.aget_settings()
+        client = await self.aget_client()
+        url = self._url(path_or_url, settings.base_url)
+        what = f"{method} {urlsplit(url).path}"
+        safe = method != "POST" if idempotent is None else idempotent
+        try:
+            async for attempt in tenacity.AsyncRetrying(**_http.retry_policy(settings, idempotent=safe, what=what)):
+                with attempt:
+                    response = await client.request(
+                        method, url, params=_http.clean_params(params or {}), json=json
+                    )
+                    _http.raise_for_status(response, settings.conn_id)
+        except httpx.TransportError as err:
+            raise _http.transport_error(err, settings, what) from None
+        return response
+
+    def _one(self, model: type[ModelT], method: str, path: str, **kwargs: Any) -> ModelT:
+        response = self._request(method, path, **kwargs)
+        return _http.validate(model, _http.parse_json(response), response)
+
+    async def _aone(self, model: type[ModelT], method: str, path: str, **kwargs: Any) -> ModelT:
+        response = await self._arequest(method, path, **kwargs)
+        return _http.validate(model, _http.parse_json(response), response)
+
+    def _paginate(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> Iterator[ModelT]:
+        url: str | None = path
+        query: Mapping[str, Any] | None = params
+        while url:
+            response = self._request("GET", url, params=query)
+            results, url = _http.page_of(_http.parse_json(response), response)
+            query = None  # the next link carries the filters
+            for item in results:
+                yield _http.validate(model, item, response)
+
+    async def _apaginate(
+        self, model: type[ModelT], path: str, params: Mapping[str, Any]
+    ) -> AsyncIterator[ModelT]:
+        url: str | None = path
+        query: Mapping[str, Any] | None = params
+        while url:
+            response = await self._arequest("GET", url, params=query)
+            results, url = _http.page_of(_http.parse_json(response), response)
+            query = None
+            for item in results:
+                yield _http.validate(model, item, response)
+
+    def _list(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> list[ModelT]:
+        response = self._request("GET", path, params=params)
+        data = _http.parse_json(response)
+        if not isinstance(data, list):
+            raise _http.AttendeeUnexpectedResponseError(
+                f"Attendee API GET {path} did not return a list. Is the connection's host an Attendee server?"
+            )
+        return [_http.validate(model, item, response) for item in data]
+
+    async def _alist(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> list[ModelT]:
+        response = await self._arequest("GET", path, params=params)
+        data = _http.parse_json(response)
+        if not isinstance(data, list):
+            raise _http.AttendeeUnexpectedResponseError(
+                f"Attendee API GET {path} did not return a list. Is the connection's host an Attendee server?"
+            )
+        return [_http.validate(model, item, response) for item in data]
+
+    # ------------------------------------------------------------------------------ request shapes
+    @staticmethod
+    def _bot(bot_id: str, suffix: str = "") -> str:
+        return f"/bots/{path_id(bot_id, 'bot')}{suffix}"
+
+    @staticmethod
+    def _create_bot_body(
+        meeting_url: str | None,
+        bot_name: str | None,
+        join_at: DateLike | None,
+        deduplication_key: str | None,
+        metadata: Mapping[str, Any] | None,
+        calendar_event_id: str | None,
+        settings: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"bot_name": bot_name or DEFAULT_BOT_NAME}
+        if calendar_event_id:
+            if meeting_url or join_at:
+                raise AttendeeConfigurationError(
+                    "Give either calendar_event_id or meeting_url/join_at, not both: a bot for a calendar "
+                    "event takes its meeting URL and join time from the event."
+                )
+            body["calendar_event_id"] = calendar_event_id
+        elif meeting_url:
+            body["meeting_url"] = _validate_meeting_url(meeting_url)
+        else:
+            raise AttendeeConfigurationError("create_bot needs a meeting_url (or a calendar_event_id).")
+        if join_at is not None and join_at != "":
+            body["join_at"] = format_datetime(join_at, "join_at")
+        if deduplication_key:
+            body["deduplication_key"] = str(deduplication_key)
+        if metadata:
+            bad = [k for k, v in metadata.items() if not isinstance(v, str)]
+            if bad:
+                raise AttendeeConfigurationError(
+                    f"Attendee bot metadata values must be strings; convert {', '.join(map(repr, bad))}."
+                )
+            body["metadata"] = dict(metadata)
+        body.update({k: v for k, v in settings.items() if v is not None})
+        return body
+
+    @staticmethod
+    def _bot_filters(
+        states: Iterable[str | BotState] | str | None,
+        meeting_url: str | None,
+        deduplication_key: str | None,
+        join_at_after: DateLike | None,
+        join_at_before: DateLike | None,
+    ) -> dict[str, Any]:
+        if isinstance(states, str | BotState):
+            states = [states]
+        return {
+            "states": [BotState.parse(s).value for s in states] if states else None,
+            "meeting_url": meeting_url,
+            "deduplication_key": deduplication_key,
+            "join_at_after": _iso(join_at_after, "join_at_after"),
+            "join_at_before": _iso(join_at_before, "join_at_before"),
+        }
+
+    @staticmethod
+    def _calendar_event_filters(
+        calendar_id: str | None,
+        calendar_deduplication_key: str | None,
+        start_time_gte: DateLike | None,
+        end_time_lte: DateLike | None,
+        updated_at_gte: DateLike | None,
+        event_id: str | None,
+        ordering: str | None,
+    ) -> dict[str, Any]:
+        if ordering is not None and ordering not in CALENDAR_EVENT_ORDERINGS:
+            raise AttendeeConfigurationError(
+                f"ordering={ordering!r} is not supported; use one of {', '.join(sorted(CALENDAR_EVENT_ORDERINGS))}."
+            )
+        return {
+            "calendar_id": calendar_id,
+            "calendar_deduplication_key": calendar_deduplication_key,
+            "start_time_gte": _iso(start_time_gte, "start_time_gte"),
+            "end_time_lte": _iso(end_time_lte, "end_time_lte"),
+            "updated_at_gte": _iso(updated_at_gte, "updated_at_gte"),
+            "event_id": event_id,
+            "ordering": ordering,
+        }
+
+    # ------------------------------------------------------------------------------------- bots
+    def create_bot(
+        self,
+        meeting_url: str | None = None,
+        *,
+        bot_name: str | None = None,
+        join_at: DateLike | None = None,
+        deduplication_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        calendar_event_id: str | None = None,
+        **settings: Any,
+    ) -> Bot:
+        """Create a bot (ad hoc, scheduled with ``join_at``, or bound to a calendar event).
+
+        Further bot settings (``transcription_settings``, ``recording_settings``, ``webhooks``...) pass
+        through. The POST is retried after a possibly-delivered failure only when it carries a
+        deduplication key, so a retry can never create a second bot.
+        """
+        body = self._create_bot_body(
+            meeting_url, bot_name, join_at, deduplication_key, metadata, calendar_event_id, settings
+        )
+        return self._one(Bot, "POST", "/bots", json=body, idempotent="deduplication_key" in body)
+
+    async def acreate_bot(
+        self,
+        meeting_url: str | None = None,
+        *,
+        bot_name: str | None = None,
+        join_at: DateLike | None = None,
+        deduplication_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        calendar_event_id: str | None = None,
+        **settings: Any,
+    ) -> Bot:
+        """Async ``create_bot``."""
+        body = self._create_bot_body(
+            meeting_url, bot_name, join_at, deduplication_key, metadata, calendar_event_id, settings
+        )
+        return await self._aone(Bot, "POST", "/bots", json=body, idempotent="deduplication_key" in body)
+
+    def get_bot(self, bot_id: str) -> Bot:
+        return self._one(Bot, "GET", self._bot(bot_id))
+
+    async def aget_bot(self, bot_id: str) -> Bot:
+        return await self._aone(Bot, "GET", self._bot(bot_id))
+
+    def list_bots(
+        self,
+        *,
+        states: Iterable[str | BotState] | str | None = None,
+        meeting_url: str | None = None,
+        deduplication_key: str | None = None,
+        join_at_after: DateLike | None = None,
+        join_at_before: DateLike | None = None,
+    ) -> Iterator[Bot]:
+        """Bots of the project, lazily over every page; ``states`` is sent as repeated parameters."""
+        params = self._bot_filters(states, meeting_url, deduplication_key, join_at_after, join_at_before)
+        return self._paginate(Bot, "/bots", params)
+
+    def alist_bots(
+        self,
+        *,
+        states: Iterable[str | BotState] | str | None = None,
+        meeting_url: str | None = None,
+        deduplication_key: str | None = None,
+        join_at_after: DateLike | None = None,
+        join_at_before: DateLike | None = None,
+    ) -> AsyncIterator[Bot]:
+        params = self._bot_filters(states, meeting_url, deduplication_key, join_at_after, join_at_before)
+        return self._apaginate(Bot, "/bots", params)
+
+    def update_bot(
+        self,
+        bot_id: str,
+        *,
+        join_at: DateLike | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> Bot:
+        """PATCH a bot: reschedule (``join_at``, only while scheduled), or change metadata at any time."""
+        body: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+        if join_at is not None:
+            body["join_at"] = format_datetime(join_at, "join_at")
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        if not body:
+            raise AttendeeConfigurationError("update_bot needs at least one field to change (e.g. join_at).")
+        return self._one(Bot, "PATCH", self._bot(bot_id), json=body)
+
+    def delete_bot(self, bot_id: str) -> None:
+        """Delete (unschedule) a bot; only allowed while it is ``scheduled``."""
+        self._request("DELETE", self._bot(bot_id))
+
+    async def adelete_bot(self, bot_id: str) -> None:
+        await self._arequest("DELETE", self._bot(bot_id))
+
+    def leave_bot(self, bot_id: str) -> Bot:
+        """Ask the bot to leave its meeting (only from the in-meeting states)."""
+        return self._one(Bot, "POST", self._bot(bot_id, "/leave"))
+
+    async def aleave_bot(self, bot_id: str) -> Bot:
+        return await self._aone(Bot, "POST", self._bot(bot_id, "/leave"))
+
+    def delete_bot_data(self, bot_id: str) -> Bot:
+        """Delete the bot's recording, transcript and participants for good (ended or fatal_error only)."""
+        return self._one(Bot, "POST", self._bot(bot_id, "/delete_data"))
+
+    def pause_recording(self, bot_id: str) -> Bot:
+        return self._one(Bot, "POST", self._bot(bot_id, "/pause_recording"))
+
+    def resume_recording(self, bot_id: str) -> Bot:
+        return self._one(Bot, "POST", self._bot(bot_id, "/resume_recording"))
+
+    # --------------------------------------------------------------------- what the bot observed
+    def list_participant_events(
+        self, bot_id: str, *, after: DateLike | None = None, before: DateLike | None = None
+    ) -> Iterator[ParticipantEvent]:
+        """Participant events in the server's storage order (sort by ``timestamp_ms`` before using them).
+
+        ``after``/``before`` filter on when the server stored each event, not on ``timestamp_ms``.
+        """
+        params = {"after": _iso(after, "after"), "before": _iso(before, "before")}
+        return self._paginate(ParticipantEvent, self._bot(bot_id, "/participant_events"), params)
+
+    def alist_participant_events(
+        self, bot_id: str, *, after: DateLike | None = None, before: DateLike | None = None
+    ) -> AsyncIterator[ParticipantEvent]:
+        params = {"after": _iso(after, "after"), "before": _iso(before, "before")}
+        return self._apaginate(ParticipantEvent, self._bot(bot_id, "/participant_events"), params)
+
+    @staticmethod
+    def _participant_filters(is_host: bool | None) -> dict[str, Any]:
+        return {"is_host": None if is_host is None else str(bool(is_host)).lower()}
+
+    def list_participants(self, bot_id: str, *, is_host: bool | None = None) -> Iterator[Participant]:
+        return self._paginate(
+            Participant, self._bot(bot_id, "/participants"), self._participant_filters(is_host)
+        )
+
+    def alist_participants(self, bot_id: str, *, is_host: bool | None = None) -> AsyncIterator[Participant]:
+        return self._apaginate(
+            Participant, self._bot(bot_id, "/participants"), self._participant_filters(is_host)
+        )
+
+    def get_transcript(self, bot_id: str, *, updated_after: DateLike | None = None) -> list[TranscriptUtterance]:
+        """The utterances so far (all of them once ``transcription_state`` is complete)."""
+        params = {"updated_after": _iso(updated_after, "updated_after")}
+        return self._list(TranscriptUtterance, self._bot(bot_id, "/transcript"), params)
+
+    async def aget_transcript(
+        self, bot_id: str, *, updated_after: DateLike | None = None
+    ) -> list[TranscriptUtterance]:
+        params = {"updated_after": _iso(updated_after, "updated_after")}
+        return await self._alist(TranscriptUtterance, self._bot(bot_id, "/transcript"), params)
+
+    def get_recording(self, bot_id: str) -> Recording:
+        """A short-lived URL of the recording file (404 until the file exists)."""
+        return self._one(Recording, "GET", self._bot(bot_id, "/recording"))
+
+    def list_chat_messages(self, bot_id: str, *, updated_after: DateLike | None = None) -> Iterator[ChatMessage]:
+        params = {"updated_after": _iso(updated_after, "updated_after")}
+        return self._paginate(ChatMessage, self._bot(bot_id, "/chat_messages"), params)
+
+    # --------------------------------------------------------------------------------- calendars
+    def list_calendars(self, *, deduplication_key: str | None = None) -> Iterator[Calendar]:
+        return self._paginate(Calendar, "/calendars", {"deduplication_key": deduplication_key})
+
+    def get_calendar(self, calendar_id: str) -> Calendar:
+        return self._one(Calendar, "GET", f"/calendars/{path_id(calendar_id, 'calendar')}")
+
+    def list_calendar_events(
+        self,
+        *,
+        calendar_id: str | None = None,
+        calendar_deduplication_key: str | None = None,
+        start_time_gte: DateLike | None = None,
+        end_time_lte: DateLike | None = None,
+        updated_at_gte: DateLike | None = None,
+        event_id: str | None = None,
+        ordering: str | None = None,
+    ) -> Iterator[CalendarEvent]:
+        """Calendar events (cancelled ones too, with ``is_deleted``), each with its ``bots``."""
+        params = self._calendar_event_filters(
+            calendar_id, calendar_deduplication_key, start_time_gte, end_time_lte, updated_at_gte, event_id, ordering
+        )
+        return self._paginate(CalendarEvent, "/calendar_events", params)
+
+    def alist_calendar_events(
+        self,
+        *,
+        calendar_id: str | None = None,
+        calendar_deduplication_key: str | None = None,
+        start_time_gte: DateLike | None = None,
+        end_time_lte: DateLike | None = None,
+        updated_at_gte: DateLike | None = None,
+        event_id: str | None = None,
+        ordering: str | None = None,
+    ) -> AsyncIterator[CalendarEvent]:
+        params = self._calendar_event_filters(
+            calendar_id, calendar_deduplication_key, start_time_gte, end_time_lte, updated_at_gte, event_id, ordering
+        )
+        return self._apaginate(CalendarEvent, "/calendar_events", params)

@@ -1,0 +1,93 @@
+"""SimulatorAdmin: a small client of the simulator's ``/_sim/`` admin surface (works in and out of process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class SimulatorAdmin:
+    """Drive a running simulator: clock, scenarios, calendars, faults, counters, ground truth."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(base_url=self.url + "/_sim", timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        response = self._client.request(method, path, json=payload)
+        response.raise_for_status()
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/health"))
+
+    def now(self) -> str:
+        return str(self._call("GET", "/clock")["now"])
+
+    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0) -> str:
+        """Step the simulated clock forward and run everything that became due."""
+        return str(self._call("POST", "/clock", {"advance_seconds": seconds + 60 * minutes})["now"])
+
+    def set_time_scale(self, time_scale: float) -> None:
+        self._call("POST", "/clock", {"time_scale": time_scale})
+
+    def counters(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/counters"))
+
+    def reset_counters(self) -> None:
+        self._call("DELETE", "/counters")
+
+    def requests(self, route: str) -> int:
+        """How many requests a route got, e.g. ``requests("POST /api/v1/bots")``."""
+        return int(self.counters()["requests"].get(route, 0))
+
+    def reset(
+        self,
+        scenario: str | dict[str, Any] | None = None,
+        *,
+        time_scale: float = 0.0,
+        seed: int = 0,
+        page_size: int | None = None,
+        faults: dict[str, Any] | None = None,
+    ) -> None:
+        """Start over: no bots, no calendars, a fresh clock, ``scenario`` loaded (a bundled name or a dict)."""
+        payload: dict[str, Any] = {"scenario": scenario, "time_scale": time_scale, "seed": seed, "faults": faults}
+        if page_size is not None:
+            payload["page_size"] = page_size
+        self._call("POST", "/reset", payload)
+
+    def add_scenario(self, scenario: dict[str, Any]) -> None:
+        self._call("POST", "/scenario", scenario)
+
+    def set_faults(self, **config: Any) -> dict[str, Any]:
+        """Set fault injection, e.g. ``set_faults(default={"rate_5xx": 0.2}, seed=3)``; no args clears it."""
+        return dict(self._call("PUT", "/faults", config))
+
+    def add_calendar(self, **spec: Any) -> tuple[str, list[str]]:
+        """Create a calendar (and its ``events``); returns the calendar id and the event ids."""
+        data = self._call("POST", "/calendars", spec)
+        return str(data["calendar"]["id"]), list(data["event_ids"])
+
+    def add_event(self, calendar_id: str, **spec: Any) -> dict[str, Any]:
+        return dict(self._call("POST", f"/calendars/{calendar_id}/events", spec))
+
+    def cancel_event(self, event_id: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/calendar_events/{event_id}/cancel"))
+
+    def reschedule_event(self, event_id: str, start_in_minutes: float, duration_minutes: float = 30) -> dict[str, Any]:
+        payload = {"start_in_minutes": start_in_minutes, "duration_minutes": duration_minutes}
+        return dict(self._call("POST", f"/calendar_events/{event_id}/reschedule", payload))
+
+    def bots(self) -> list[dict[str, Any]]:
+        """Every live bot with ground truth (present participants), oldest first."""
+        return list(self._call("GET", "/bots")["bots"])
+
+    def deleted_bot_ids(self) -> list[str]:
+        return list(self._call("GET", "/bots")["deleted_bot_ids"])
+
+    def fail_bot(self, bot_id: str, sub_type: str = "bot_crashed") -> dict[str, Any]:
+        return dict(self._call("POST", f"/bots/{bot_id}/fail", {"sub_type": sub_type}))

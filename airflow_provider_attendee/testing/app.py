@@ -1,0 +1,678 @@
+"""The simulator's HTTP layer: the Attendee API routes (openapi.yml) and the ``/_sim/`` admin surface."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from airflow_provider_attendee.testing.faults import HTML_502, FaultConfig
+from airflow_provider_attendee.testing.media import wav_chunks, wav_size
+from airflow_provider_attendee.testing.pagination import paginate
+from airflow_provider_attendee.testing.scenario import CalendarSpec, EventSpec
+from airflow_provider_attendee.testing.simulator import AttendeeSimulator, Exchange, route_of
+from airflow_provider_attendee.testing.state import (
+    FINISHED,
+    ChatLine,
+    ObservedEvent,
+    Participant,
+    SimBot,
+    SimCalendarEvent,
+    SimError,
+    Utterance,
+    epoch_ms,
+    iso,
+)
+
+API = "/api/v1"
+BOT_STATES = (
+    "ready joining joined_not_recording joined_recording leaving post_processing fatal_error waiting_room ended "
+    "data_deleted scheduled staged joined_recording_paused joining_breakout_room leaving_breakout_room "
+    "joined_recording_permission_denied"
+).split()
+CREATE_BOT_FIELDS = (
+    "meeting_url bot_name bot_image metadata bot_chat_message join_at calendar_event_id deduplication_key "
+    "webhooks callback_settings external_media_storage_settings voice_agent_settings transcription_settings "
+    "websocket_settings rtmp_settings recording_settings google_meet_settings teams_settings zoom_settings "
+    "debug_settings automatic_leave_settings"
+).split()
+ORDERINGS = [f"{s}{f}" for f in ("created_at", "end_time", "start_time", "updated_at") for s in ("-", "")]
+MEETING_URL_PATTERNS = [
+    re.compile(r"^https://([a-z0-9-]+\.)?zoom\.(us|com)/(j|my|w|s|wc/join)/[^\s]+$", re.I),
+    re.compile(r"^https://meet\.google\.com/[a-z]{3}-[a-z]{4}-[a-z]{3}([/?#][^\s]*)?$", re.I),
+    re.compile(r"^https://teams\.(microsoft|live)\.com/[^\s]+$", re.I),
+]
+DATETIME_FORMAT_ERROR = (
+    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+)
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class SimulatedConnectionReset(Exception):
+    """Raised after the response started, so the server drops the connection mid-response."""
+
+
+class _QuietResets(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], SimulatedConnectionReset))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietResets())
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """ISO 8601 as DRF reads it; a value without zone is UTC. None when unreadable."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def _query_datetime(request: Request, name: str, message: str | None = None) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    value = parse_datetime(raw)
+    if value is None:
+        raise SimError(400, {"error": message or f"Invalid {name} format. Use ISO 8601 format (e.g., 2024-01-18T12:34:56Z)"})
+    return value
+
+
+def _participant_event_body(event: ObservedEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "participant_name": event.participant.name,
+        "participant_uuid": event.participant.uuid,
+        "participant_user_uuid": event.participant.user_uuid,
+        "participant_is_host": event.participant.is_host,
+        "event_type": event.event_type,
+        "event_data": event.event_data,
+        "timestamp_ms": epoch_ms(event.timestamp),
+    }
+
+
+def _participant_body(person: Participant) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "name": person.name,
+        "uuid": person.uuid,
+        "user_uuid": person.user_uuid,
+        "is_host": person.is_host,
+    }
+
+
+def _utterance_body(utterance: Utterance) -> dict[str, Any]:
+    return {
+        "speaker_name": utterance.participant.name,
+        "speaker_uuid": utterance.participant.uuid,
+        "speaker_user_uuid": utterance.participant.user_uuid,
+        "speaker_is_host": utterance.participant.is_host,
+        "timestamp_ms": epoch_ms(utterance.start),
+        "duration_ms": utterance.duration_ms,
+        "transcription": {"transcript": utterance.text},
+    }
+
+
+def _chat_body(line: ChatLine) -> dict[str, Any]:
+    return {
+        "id": line.id,
+        "text": line.text,
+        "timestamp_ms": str(epoch_ms(line.at)),
+        "timestamp": int(line.at.timestamp()),
+        "to": "everyone",
+        "sender_name": line.participant.name,
+        "sender_uuid": line.participant.uuid,
+        "sender_user_uuid": line.participant.user_uuid,
+        "additional_data": {},
+    }
+
+
+class SimulatorApp:
+    """Builds the ASGI application around an :class:`AttendeeSimulator`."""
+
+    def __init__(self, simulator: AttendeeSimulator) -> None:
+        self.sim = simulator
+        api = [
+            Route(f"{API}/bots", self.bots, methods=["GET", "POST"]),
+            Route(f"{API}/bots/{{bot_id}}", self.bot, methods=["GET", "PATCH", "DELETE"]),
+            Route(f"{API}/bots/{{bot_id}}/leave", self.leave, methods=["POST"]),
+            Route(f"{API}/bots/{{bot_id}}/delete_data", self.delete_data, methods=["POST"]),
+            Route(f"{API}/bots/{{bot_id}}/pause_recording", self.pause, methods=["POST"]),
+            Route(f"{API}/bots/{{bot_id}}/resume_recording", self.resume, methods=["POST"]),
+            Route(f"{API}/bots/{{bot_id}}/participant_events", self.participant_events, methods=["GET"]),
+            Route(f"{API}/bots/{{bot_id}}/participants", self.participants, methods=["GET"]),
+            Route(f"{API}/bots/{{bot_id}}/transcript", self.transcript, methods=["GET"]),
+            Route(f"{API}/bots/{{bot_id}}/recording", self.recording, methods=["GET"]),
+            Route(f"{API}/bots/{{bot_id}}/chat_messages", self.chat_messages, methods=["GET"]),
+            Route(f"{API}/calendars", self.calendars, methods=["GET", "POST"]),
+            Route(f"{API}/calendars/{{calendar_id}}", self.calendar, methods=["GET", "PATCH", "DELETE"]),
+            Route(f"{API}/calendar_events", self.calendar_events, methods=["GET"]),
+        ]
+        admin = [
+            Route("/_sim/health", self.admin_health, methods=["GET"]),
+            Route("/_sim/clock", self.admin_clock, methods=["GET", "POST"]),
+            Route("/_sim/counters", self.admin_counters, methods=["GET", "DELETE"]),
+            Route("/_sim/reset", self.admin_reset, methods=["POST"]),
+            Route("/_sim/scenario", self.admin_scenario, methods=["POST"]),
+            Route("/_sim/faults", self.admin_faults, methods=["GET", "PUT"]),
+            Route("/_sim/calendars", self.admin_calendars, methods=["POST"]),
+            Route("/_sim/calendars/{calendar_id}/events", self.admin_calendar_event, methods=["POST"]),
+            Route("/_sim/calendar_events/{event_id}/cancel", self.admin_cancel_event, methods=["POST"]),
+            Route("/_sim/calendar_events/{event_id}/reschedule", self.admin_reschedule_event, methods=["POST"]),
+            Route("/_sim/bots", self.admin_bots, methods=["GET"]),
+            Route("/_sim/bots/{bot_id}/fail", self.admin_fail_bot, methods=["POST"]),
+            Route("/_sim/recordings/{bot_id}.wav", self.admin_recording_file, methods=["GET"]),
+        ]
+        routes = [Route(r.path, self._api(r.endpoint), methods=list(r.methods or [])) for r in api]
+        routes += [Route(r.path, self._admin(r.endpoint), methods=list(r.methods or [])) for r in admin]
+        self.starlette = Starlette(
+            routes=routes,
+            exception_handlers={404: self._not_found, 405: self._not_allowed},
+        )
+
+    # --------------------------------------------------------------------------- ASGI plumbing
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API):
+            await self.starlette(scope, receive, send)
+            return
+        sim = self.sim
+        method, path = scope["method"], scope["path"]
+        sim.counters.requests[f"{method} {route_of(path)}"] += 1
+        fault = sim.faults.decide(method, path)
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.kind != "none":
+            sim.counters.faults[fault.kind] += 1
+        if fault.kind == "429":
+            await self._send_simple(send, 429, b'{"detail": "Request was throttled. Expected available in '
+                                    + str(int(fault.retry_after)).encode() + b' seconds."}',
+                                    "application/json", {"retry-after": f"{fault.retry_after:g}"})
+            sim.counters.statuses["429"] += 1
+            return
+        if fault.kind == "5xx":
+            html = fault.html
+            body = HTML_502 if html else json.dumps({"detail": "A server error occurred."}).encode()
+            await self._send_simple(send, fault.status, body, "text/html" if html else "application/json")
+            sim.counters.statuses[str(fault.status)] += 1
+            return
+        if fault.kind == "reset_before":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            raise SimulatedConnectionReset()
+        messages: list[Message] = []
+        request_body = bytearray()
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                request_body.extend(message.get("body", b""))
+            return message
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        await self.starlette(scope, recording_receive, capture)
+        start = messages[0]
+        body = b"".join(m.get("body", b"") for m in messages[1:])
+        sim.counters.statuses[str(start["status"])] += 1
+        if fault.kind == "reset_after":
+            await send(start)
+            await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+            raise SimulatedConnectionReset()
+        for message in messages:
+            await send(message)
+        if sim.recorder is not None:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            sim.recorder(
+                Exchange(
+                    method=method,
+                    path=path,
+                    query=[tuple(p.split("=", 1)) if "=" in p else (p, "")  # type: ignore[misc]
+                           for p in scope.get("query_string", b"").decode("latin-1").split("&") if p],
+                    request_headers=headers,
+                    request_body=bytes(request_body),
+                    status=start["status"],
+                    response_headers={k.decode("latin-1").lower(): v.decode("latin-1")
+                                      for k, v in start.get("headers", [])},
+                    response_body=body,
+                )
+            )
+
+    @staticmethod
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        return _json({"error": "Not found"}, 404)
+
+    @staticmethod
+    async def _not_allowed(request: Request, exc: Exception) -> Response:
+        return _json({"detail": f'Method "{request.method}" not allowed.'}, 405)
+
+    @staticmethod
+    async def _send_simple(
+        send: Send, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+        raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
+
+    def _api(self, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                self._authenticate(request)
+                if request.method == "POST" and not self.sim.allow_post(time.monotonic()):
+                    return _json({"detail": "Request was throttled. Expected available in 60 seconds."}, 429,
+                                 {"Retry-After": "60"})
+                return await handler(request)
+            except SimError as err:
+                return _json(err.body, err.status, err.headers)
+
+        return endpoint
+
+    def _admin(self, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SimError as err:
+                return _json(err.body, err.status)
+            except (ValidationError, ValueError, KeyError) as err:
+                return _json({"error": str(err)}, 400)
+
+        return endpoint
+
+    def _authenticate(self, request: Request) -> None:
+        header = request.headers.get("authorization")
+        if not header:
+            raise SimError(401, {"detail": "Missing Authorization header"})
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "token" or not key.strip():
+            raise SimError(401, {"detail": "Invalid Authorization header. Should have this format: Token <api_key>"})
+        if key.strip() not in self.sim.api_keys:
+            raise SimError(401, {"detail": "Invalid or disabled API key"}, {"WWW-Authenticate": "Token"})
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError as err:
+            raise SimError(400, {"detail": f"JSON parse error - {err}"}) from None
+        if not isinstance(data, dict):
+            raise SimError(400, {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+        return data
+
+    @property
+    def world(self) -> Any:
+        return self.sim.world
+
+    # ---------------------------------------------------------------------------------- bots
+    async def bots(self, request: Request) -> Response:
+        if request.method == "POST":
+            return _json(self._create_bot(await self._body(request)).body(), 201)
+        states = request.query_params.getlist("states")
+        for state in states:
+            if state not in BOT_STATES:
+                raise SimError(400, {"error": f"Invalid state: {state}. Valid states are: {', '.join(BOT_STATES)}"})
+        after = _query_datetime(request, "join_at_after")
+        before = _query_datetime(request, "join_at_before")
+        meeting_url = request.query_params.get("meeting_url")
+        dedup = request.query_params.get("deduplication_key")
+        with self.world.lock:
+            self.world.sync()
+            found = [
+                b for b in self.world.bots.values()
+                if (not states or b.state in states)
+                and (meeting_url is None or b.meeting_url == meeting_url)
+                and (dedup is None or b.deduplication_key == dedup)
+                and (after is None or (b.join_at is not None and b.join_at > after))
+                and (before is None or (b.join_at is not None and b.join_at < before))
+            ]
+            page = paginate(request, found, lambda b: (b.seq,), SimBot.body, self.sim.page_size_for(25))
+        return _json(page)
+
+    def _create_bot(self, data: dict[str, Any]) -> SimBot:
+        unexpected = sorted(set(data) - set(CREATE_BOT_FIELDS))
+        if unexpected:
+            raise SimError(400, {"non_field_errors": [
+                f"Unexpected field(s): {', '.join(unexpected)}. Allowed fields are: {', '.join(CREATE_BOT_FIELDS)}"
+            ]})
+        errors: dict[str, list[str]] = {}
+        event_id = data.get("calendar_event_id")
+        meeting_url = data.get("meeting_url")
+        if not data.get("bot_name"):
+            errors["bot_name"] = ["This field is required." if "bot_name" not in data else "This field may not be blank."]
+        if event_id:
+            if meeting_url or data.get("join_at"):
+                raise SimError(400, {"non_field_errors": [
+                    "meeting_url should not be provided when calendar_event_id is specified. join_at should not be "
+                    "provided when calendar_event_id is specified."
+                ]})
+        elif not meeting_url:
+            errors["meeting_url"] = ["This field is required."]
+        elif not isinstance(meeting_url, str) or not any(p.match(meeting_url) for p in MEETING_URL_PATTERNS):
+            errors["meeting_url"] = ["Invalid meeting URL"]
+        join_at = None
+        if data.get("join_at") is not None:
+            join_at = parse_datetime(str(data["join_at"]))
+            if join_at is None:
+                errors["join_at"] = [DATETIME_FORMAT_ERROR]
+            elif join_at < self.world.sync():
+                errors["join_at"] = ["join_at cannot be in the past"]
+        metadata = data.get("metadata")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                errors["metadata"] = ["Metadata must be an object not an array or other type"]
+            else:
+                for key, value in metadata.items():
+                    if not isinstance(value, str):
+                        errors["metadata"] = [f"Value for key '{key}' must be a string"]
+                        break
+        dedup = data.get("deduplication_key")
+        if dedup is not None and (not isinstance(dedup, str) or not dedup):
+            errors["deduplication_key"] = ["This field may not be blank."]
+        if errors:
+            raise SimError(400, errors)
+        settings = {k: v for k, v in data.items() if k not in
+                    ("meeting_url", "bot_name", "join_at", "metadata", "deduplication_key", "calendar_event_id")}
+        return self.world.create_bot(
+            meeting_url=meeting_url,
+            bot_name=data["bot_name"],
+            join_at=join_at,
+            metadata=metadata,
+            deduplication_key=dedup,
+            calendar_event_id=event_id,
+            settings=settings,
+        )
+
+    async def bot(self, request: Request) -> Response:
+        bot_id = request.path_params["bot_id"]
+        if request.method == "GET":
+            return _json(self.world.get_bot(bot_id).body())
+        if request.method == "DELETE":
+            self.world.delete_bot(bot_id)
+            return Response(status_code=200)
+        data = await self._body(request)
+        fields: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for name in ("join_at", "meeting_url", "bot_name", "bot_image", "recording_settings", "metadata"):
+            if name in data:
+                fields[name] = data[name]
+        if "join_at" in fields:
+            parsed = parse_datetime(str(fields["join_at"]))
+            if parsed is None:
+                errors["join_at"] = [DATETIME_FORMAT_ERROR]
+            elif parsed < self.world.sync():
+                errors["join_at"] = ["join_at cannot be in the past"]
+            fields["join_at"] = parsed
+        if "meeting_url" in fields and not any(p.match(str(fields["meeting_url"])) for p in MEETING_URL_PATTERNS):
+            errors["meeting_url"] = ["Invalid meeting URL"]
+        if errors:
+            raise SimError(400, errors)
+        return _json(self.world.patch_bot(bot_id, fields).body())
+
+    async def leave(self, request: Request) -> Response:
+        return _json(self.world.leave_bot(request.path_params["bot_id"]).body())
+
+    async def delete_data(self, request: Request) -> Response:
+        return _json(self.world.delete_bot_data(request.path_params["bot_id"]).body())
+
+    async def pause(self, request: Request) -> Response:
+        return _json(self.world.set_recording_paused(request.path_params["bot_id"], True).body())
+
+    async def resume(self, request: Request) -> Response:
+        return _json(self.world.set_recording_paused(request.path_params["bot_id"], False).body())
+
+    async def participant_events(self, request: Request) -> Response:
+        after = _query_datetime(request, "after")
+        before = _query_datetime(request, "before")
+        with self.world.lock:
+            bot = self.world.get_bot(request.path_params["bot_id"])
+            now = self.world.sync()
+            events = [
+                e for e in self.world.visible_events(bot, now)
+                if (after is None or e.created_at > after) and (before is None or e.created_at < before)
+            ]
+            page = paginate(request, events, lambda e: (e.seq,), _participant_event_body, self.sim.page_size_for(25))
+        return _json(page)
+
+    async def participants(self, request: Request) -> Response:
+        is_host = request.query_params.get("is_host")
+        if is_host is not None and is_host.lower() not in ("true", "false"):
+            raise SimError(400, {"is_host": ["Must be a valid boolean."]})
+        wanted_id = request.query_params.get("id")
+        with self.world.lock:
+            bot = self.world.get_bot(request.path_params["bot_id"])
+            people = [
+                p for p in self.world.participants_seen(bot, self.world.sync())
+                if (is_host is None or p.is_host == (is_host.lower() == "true"))
+                and (wanted_id is None or p.id == wanted_id)
+            ]
+            order = {p.uuid: i for i, p in enumerate(people)}
+            page = paginate(request, people, lambda p: (order[p.uuid],), _participant_body,
+                            self.sim.page_size_for(25))
+        return _json(page)
+
+    async def transcript(self, request: Request) -> Response:
+        updated_after = _query_datetime(request, "updated_after", "Invalid updated_after format. Use ISO 8601 format")
+        with self.world.lock:
+            bot = self.world.get_bot(request.path_params["bot_id"])
+            utterances = [
+                u for u in self.world.visible_utterances(bot, self.world.sync())
+                if updated_after is None or u.created_at > updated_after
+            ]
+            utterances.sort(key=lambda u: u.start)
+            return _json([_utterance_body(u) for u in utterances])
+
+    async def recording(self, request: Request) -> Response:
+        bot = self.world.get_bot(request.path_params["bot_id"])
+        if bot.recording_state != "complete" or bot.data_deleted or bot.recording_started_at is None:
+            raise SimError(404, {"error": "No recording file found for bot"})
+        url = f"{request.base_url}_sim/recordings/{bot.id}.wav?X-Amz-Expires=1800"
+        return _json({"url": url, "start_timestamp_ms": epoch_ms(bot.recording_started_at)})
+
+    async def chat_messages(self, request: Request) -> Response:
+        updated_after = _query_datetime(request, "updated_after")
+        with self.world.lock:
+            bot = self.world.get_bot(request.path_params["bot_id"])
+            lines = [
+                c for c in self.world.visible_chat(bot, self.world.sync())
+                if updated_after is None or c.at > updated_after
+            ]
+            order = {c.id: i for i, c in enumerate(lines)}
+            page = paginate(request, lines, lambda c: (order[c.id],), _chat_body, self.sim.page_size_for(25))
+        return _json(page)
+
+    # ---------------------------------------------------------------------------- calendars
+    async def calendars(self, request: Request) -> Response:
+        if request.method == "POST":
+            data = await self._body(request)
+            errors = {
+                name: ["This field is required."]
+                for name in ("client_id", "client_secret", "platform", "refresh_token") if not data.get(name)
+            }
+            if data.get("platform") and data["platform"] not in ("google", "microsoft"):
+                errors["platform"] = [f"\"{data['platform']}\" is not a valid choice."]
+            if errors:
+                raise SimError(400, errors)
+            calendar = self.world.add_calendar(
+                platform=data["platform"],
+                client_id=data["client_id"],
+                deduplication_key=data.get("deduplication_key"),
+                metadata=data.get("metadata"),
+            )
+            return _json(calendar.body(), 201)
+        dedup = request.query_params.get("deduplication_key")
+        with self.world.lock:
+            self.world.sync()
+            found = [c for c in self.world.calendars.values() if dedup is None or c.deduplication_key == dedup]
+            page = paginate(request, found, lambda c: (c.seq,), lambda c: c.body(), self.sim.page_size_for(25),
+                            descending=True)
+        return _json(page)
+
+    async def calendar(self, request: Request) -> Response:
+        with self.world.lock:
+            self.world.sync()
+            calendar = self.world.calendars.get(request.path_params["calendar_id"])
+            if calendar is None:
+                raise SimError(404, {"error": "Calendar not found"})
+            if request.method == "DELETE":
+                del self.world.calendars[calendar.id]
+                return Response(status_code=200)
+            if request.method == "PATCH":
+                data = await self._body(request)
+                if "metadata" in data:
+                    calendar.metadata = data["metadata"]
+                calendar.updated_at = self.world.sync()
+            return _json(calendar.body())
+
+    async def calendar_events(self, request: Request) -> Response:
+        params = request.query_params
+        ordering = params.get("ordering") or "-updated_at"
+        if ordering not in ORDERINGS:
+            raise SimError(400, {"error": f"Invalid ordering. Allowed values: {', '.join(ORDERINGS)}"})
+        bounds = {
+            name: _query_datetime(request, name, f"Invalid {name} format. Use ISO 8601 format")
+            for name in ("start_time_gte", "end_time_lte", "updated_at_gte", "updated_after")
+        }
+        updated_gte = bounds["updated_at_gte"] or bounds["updated_after"]
+        calendar_id = params.get("calendar_id")
+        calendar_key = params.get("calendar_deduplication_key")
+        event_id = params.get("event_id")
+        field = ordering.lstrip("-")
+
+        def key(event: SimCalendarEvent) -> tuple[Any, ...]:
+            return (getattr(event, field).timestamp(), event.seq)
+
+        with self.world.lock:
+            self.world.sync()
+            found = [
+                e for e in self.world.calendar_events.values()
+                if e.calendar.id in self.world.calendars
+                and (calendar_id is None or e.calendar.id == calendar_id)
+                and (calendar_key is None or e.calendar.deduplication_key == calendar_key)
+                and (event_id is None or e.id == event_id)
+                and (bounds["start_time_gte"] is None or e.start_time >= bounds["start_time_gte"])
+                and (bounds["end_time_lte"] is None or e.end_time <= bounds["end_time_lte"])
+                and (updated_gte is None or e.updated_at >= updated_gte)
+            ]
+            page = paginate(request, found, key, self.world.event_body, self.sim.page_size_for(100),
+                            descending=ordering.startswith("-"))
+        return _json(page)
+
+    # -------------------------------------------------------------------------------- admin
+    async def admin_health(self, request: Request) -> Response:
+        return _json({"ok": True, "now": iso(self.world.sync())})
+
+    async def admin_clock(self, request: Request) -> Response:
+        if request.method == "POST":
+            data = await self._body(request)
+            if data.get("time_scale") is not None:
+                self.sim.clock.set_time_scale(float(data["time_scale"]))
+            if data.get("advance_seconds"):
+                self.sim.clock.advance(float(data["advance_seconds"]))
+        return _json({"now": iso(self.world.sync()), "time_scale": self.sim.clock.time_scale})
+
+    async def admin_counters(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.sim.counters.requests.clear()
+            self.sim.counters.statuses.clear()
+            self.sim.counters.faults.clear()
+        snapshot: dict[str, Any] = self.sim.counters.snapshot()
+        snapshot["bots_created_by_dedup_key"] = dict(self.world.bots_created_by_dedup_key)
+        return _json(snapshot)
+
+    async def admin_reset(self, request: Request) -> Response:
+        data = await self._body(request)
+        self.sim.reset(
+            scenario=data.get("scenario"),
+            time_scale=float(data.get("time_scale", 1.0)),
+            seed=int(data.get("seed", 0)),
+        )
+        if "page_size" in data:
+            self.sim.page_size = data["page_size"]
+        self.sim.faults.configure(FaultConfig.model_validate(data.get("faults") or {}))
+        return _json({"ok": True, "now": iso(self.world.sync())})
+
+    async def admin_scenario(self, request: Request) -> Response:
+        self.sim.add_scenario(await self._body(request))
+        return _json({"ok": True})
+
+    async def admin_faults(self, request: Request) -> Response:
+        if request.method == "PUT":
+            self.sim.faults.configure(FaultConfig.model_validate(await self._body(request)))
+        return _json(self.sim.faults.config.model_dump())
+
+    async def admin_calendars(self, request: Request) -> Response:
+        spec = CalendarSpec.model_validate(await self._body(request))
+        calendar = self.world.load_calendars([spec])[0]
+        events = [e.id for e in self.world.calendar_events.values() if e.calendar is calendar]
+        return _json({"calendar": calendar.body(), "event_ids": events}, 201)
+
+    async def admin_calendar_event(self, request: Request) -> Response:
+        calendar = self.world.calendars.get(request.path_params["calendar_id"])
+        if calendar is None:
+            raise SimError(404, {"error": "Calendar not found"})
+        event = self.world.add_calendar_event(calendar, EventSpec.model_validate(await self._body(request)))
+        return _json(self.world.event_body(event), 201)
+
+    async def admin_cancel_event(self, request: Request) -> Response:
+        return _json(self.world.event_body(self.world.cancel_calendar_event(request.path_params["event_id"])))
+
+    async def admin_reschedule_event(self, request: Request) -> Response:
+        data = await self._body(request)
+        now = self.world.sync()
+        start = now + timedelta(minutes=float(data["start_in_minutes"]))
+        end = start + timedelta(minutes=float(data.get("duration_minutes", 30)))
+        event = self.world.reschedule_calendar_event(request.path_params["event_id"], start, end)
+        return _json(self.world.event_body(event))
+
+    async def admin_bots(self, request: Request) -> Response:
+        with self.world.lock:
+            now = self.world.sync()
+            bots = []
+            for bot in sorted(self.world.bots.values(), key=lambda b: b.seq):
+                body = bot.body()
+                body.update(
+                    bot_name=bot.bot_name,
+                    calendar_event_id=bot.calendar_event_id,
+                    present=[p.name for p in self.world.present_now(bot, now)],
+                    finished=bot.state in FINISHED,
+                )
+                bots.append(body)
+            return _json({"now": iso(now), "bots": bots, "deleted_bot_ids": list(self.world.deleted_bot_ids)})
+
+    async def admin_fail_bot(self, request: Request) -> Response:
+        data = await self._body(request)
+        bot = self.world.fail_bot(request.path_params["bot_id"], data.get("sub_type", "bot_crashed"))
+        return _json(bot.body())
+
+    async def admin_recording_file(self, request: Request) -> Response:
+        bot = self.world.get_bot(request.path_params["bot_id"])
+        if bot.recording_started_at is None or bot.recording_state != "complete" or bot.data_deleted:
+            raise SimError(404, {"error": "No recording file found for bot"})
+        end = bot.departed_at or self.world.sync()
+        # One second of audio per simulated minute recorded keeps files small but real.
+        seconds = max(1.0, (end - bot.recording_started_at).total_seconds() / 60.0)
+        return StreamingResponse(
+            wav_chunks(seconds),
+            media_type="audio/wav",
+            headers={"Content-Length": str(wav_size(seconds))},
+        )
+

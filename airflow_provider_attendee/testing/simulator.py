@@ -1,0 +1,126 @@
+"""AttendeeSimulator: the simulated Attendee server's configuration and state, independent of HTTP."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_attendee.testing.clock import SimClock
+from airflow_provider_attendee.testing.faults import FaultConfig, FaultInjector
+from airflow_provider_attendee.testing.scenario import Scenario, load_scenario
+from airflow_provider_attendee.testing.state import SimWorld
+
+DEFAULT_API_KEY = "sim-api-key"
+_ID_IN_PATH = re.compile(r"/(bot|cal|evt|par|pe)_[A-Za-z0-9]+")
+
+
+def route_of(path: str) -> str:
+    """A request path with object ids replaced, for counting requests per route."""
+    return _ID_IN_PATH.sub(lambda m: "/{" + m.group(1) + "_id}", path)
+
+
+@dataclass
+class Exchange:
+    """One API request and the simulator's response, as recorded for contract checks."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int
+    response_headers: dict[str, str]
+    response_body: bytes
+
+
+@dataclass
+class Counters:
+    """What the simulator saw: requests per route, statuses, injected faults."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {
+            "requests": dict(self.requests),
+            "statuses": dict(self.statuses),
+            "faults": dict(self.faults),
+        }
+
+
+class AttendeeSimulator:
+    """A simulated Attendee server: API keys, clock, world, faults, counters.
+
+    :param api_key: the key clients must send (``Authorization: Token <key>``).
+    :param scenario: a Scenario, a dict, a JSON/YAML path or a bundled scenario name (e.g. ``"demo"``).
+    :param time_scale: simulated seconds per real second; 0 freezes the clock (advance it by hand).
+    :param seed: makes ids, generated meetings and injected faults reproducible.
+    :param page_size: page size of the paginated lists (None: the server's 25, and 100 for calendar events).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        scenario: Scenario | dict[str, Any] | str | Path | None = None,
+        time_scale: float = 1.0,
+        seed: int = 0,
+        page_size: int | None = None,
+        faults: FaultConfig | None = None,
+        post_rate_limit_per_minute: int = 3000,
+    ) -> None:
+        self.api_keys = {api_key}
+        self.page_size = page_size
+        self.post_rate_limit_per_minute = post_rate_limit_per_minute
+        self.faults = FaultInjector(faults)
+        self.counters = Counters()
+        self.recorder: Callable[[Exchange], None] | None = None
+        self._post_times: deque[float] = deque()
+        self._rate_lock = threading.Lock()
+        self.reset(scenario=scenario, time_scale=time_scale, seed=seed)
+
+    def reset(
+        self,
+        *,
+        scenario: Scenario | dict[str, Any] | str | Path | None = None,
+        time_scale: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        """Forget every bot, calendar and counter; start a new clock and load ``scenario``."""
+        self.scenario = load_scenario(scenario)
+        self.clock = SimClock(time_scale=time_scale)
+        self.world = SimWorld(self.clock, self.scenario, seed=seed)
+        self.counters = Counters()
+        self._post_times.clear()
+
+    def add_scenario(self, scenario: Scenario | dict[str, Any] | str | Path) -> None:
+        """Add a scenario's meetings (replacing those of the same URL) and calendars to the running world."""
+        extra = load_scenario(scenario)
+        with self.world.lock:
+            urls = {m.meeting_url for m in extra.meetings}
+            kept = [m for m in self.scenario.meetings if m.meeting_url not in urls]
+            self.scenario = self.world.scenario = Scenario(
+                name=self.scenario.name,
+                calendars=self.scenario.calendars + extra.calendars,
+                meetings=kept + extra.meetings,
+            )
+            self.world.load_calendars(extra.calendars)
+
+    def page_size_for(self, default: int) -> int:
+        return self.page_size or default
+
+    def allow_post(self, now: float) -> bool:
+        """The real server's POST throttle (per project, per minute)."""
+        with self._rate_lock:
+            while self._post_times and now - self._post_times[0] > 60.0:
+                self._post_times.popleft()
+            if len(self._post_times) >= self.post_rate_limit_per_minute:
+                return False
+            self._post_times.append(now)
+            return True

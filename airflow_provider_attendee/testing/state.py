@@ -1,0 +1,745 @@
+"""The simulator's in-memory world: bots with the real server's state machine, meetings, calendars.
+
+Everything time-dependent is driven by one scheduler (a heap of timed actions) that is run up to the
+clock's "now" before each request, so the world is lazy, deterministic and thread-safe (one lock).
+Rules follow openapi.yml and the real server's observed behaviour (BEHAVIOUR.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import random
+import string
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow_provider_attendee.testing.clock import SimClock
+from airflow_provider_attendee.testing.scenario import (
+    CalendarSpec,
+    EventSpec,
+    MeetingSpec,
+    Scenario,
+    generated_meeting,
+)
+
+FINISHED = frozenset({"ended", "fatal_error", "data_deleted"})
+LEAVE_ALLOWED = (
+    "joined_recording_paused",
+    "joined_recording",
+    "joined_not_recording",
+    "joined_recording_permission_denied",
+    "waiting_room",
+    "joining",
+    "joining_breakout_room",
+    "leaving_breakout_room",
+)
+JOINED = frozenset(
+    {
+        "joined_not_recording",
+        "joined_recording",
+        "joined_recording_paused",
+        "joined_recording_permission_denied",
+        "joining_breakout_room",
+        "leaving_breakout_room",
+    }
+)
+#: event type -> (states it may happen in, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "staged": (frozenset({"scheduled"}), "staged"),
+    "join_requested": (frozenset({"ready", "staged"}), "joining"),
+    "put_in_waiting_room": (frozenset({"joining"}), "waiting_room"),
+    "bot_joined_meeting": (frozenset({"joining", "waiting_room"}), "joined_not_recording"),
+    "bot_recording_permission_granted": (
+        frozenset({"joined_not_recording", "joined_recording_permission_denied"}),
+        "joined_recording",
+    ),
+    "recording_paused": (frozenset({"joined_recording"}), "joined_recording_paused"),
+    "recording_resumed": (frozenset({"joined_recording_paused"}), "joined_recording"),
+    "leave_requested": (frozenset(LEAVE_ALLOWED), "leaving"),
+    "bot_left_meeting": (frozenset({"leaving"}), "post_processing"),
+    "meeting_ended": (JOINED | {"waiting_room", "joining", "leaving"}, "post_processing"),
+    "post_processing_completed": (frozenset({"post_processing"}), "ended"),
+    "could_not_join_meeting": (frozenset({"joining", "waiting_room"}), "fatal_error"),
+    "fatal_error": (
+        frozenset(
+            {"ready", "scheduled", "staged", "joining", "waiting_room", "leaving", "post_processing"} | JOINED
+        ),
+        "fatal_error",
+    ),
+    "data_deleted": (frozenset({"ended", "fatal_error"}), "data_deleted"),
+}
+
+STAGE_BEFORE_JOIN = timedelta(minutes=5)
+RECORDING_PERMISSION_DELAY = timedelta(seconds=1)
+LEAVE_DURATION = timedelta(seconds=2)
+POST_PROCESSING_DURATION = timedelta(seconds=5)
+TRANSCRIPTION_DELAY = timedelta(seconds=1)
+
+
+class SimError(Exception):
+    """An API error the simulator answers with: status and the real server's JSON body."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def epoch_ms(value: datetime) -> int:
+    return int(round(value.timestamp() * 1000))
+
+
+@dataclass
+class ObservedEvent:
+    """A participant event as stored by the server (``created_at`` is hidden, used by after/before)."""
+
+    id: str
+    seq: int
+    participant: Participant
+    event_type: str
+    timestamp: datetime
+    created_at: datetime
+    event_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Participant:
+    id: str
+    uuid: str
+    user_uuid: str | None
+    name: str
+    is_host: bool
+
+
+@dataclass
+class Utterance:
+    participant: Participant
+    start: datetime
+    duration_ms: int
+    text: str
+    created_at: datetime
+
+
+@dataclass
+class ChatLine:
+    id: str
+    participant: Participant
+    at: datetime
+    text: str
+
+
+@dataclass
+class SimBot:
+    id: str
+    seq: int
+    created_at: datetime
+    meeting_url: str
+    bot_name: str
+    join_at: datetime | None
+    metadata: dict[str, Any] | None
+    deduplication_key: str | None
+    calendar_event_id: str | None
+    settings: dict[str, Any]
+    state: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    transcription_state: str = "not_started"
+    recording_state: str = "not_started"
+    generation: int = 0
+    meeting: MeetingSpec | None = None
+    admitted_at: datetime | None = None
+    departed_at: datetime | None = None
+    recording_started_at: datetime | None = None
+    observed: list[ObservedEvent] = field(default_factory=list)
+    utterances: list[Utterance] = field(default_factory=list)
+    chat: list[ChatLine] = field(default_factory=list)
+    data_deleted: bool = False
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "metadata": self.metadata,
+            "meeting_url": self.meeting_url,
+            "state": self.state,
+            "events": list(self.events),
+            "transcription_state": self.transcription_state,
+            "recording_state": self.recording_state,
+            "join_at": iso(self.join_at) if self.join_at else None,
+            "deduplication_key": self.deduplication_key,
+        }
+
+    def in_meeting_window(self, moment: datetime) -> bool:
+        """Whether the bot was in the meeting (admitted, not yet gone) at ``moment``."""
+        if self.admitted_at is None or moment < self.admitted_at:
+            return False
+        return self.departed_at is None or moment < self.departed_at
+
+
+@dataclass
+class SimCalendar:
+    id: str
+    seq: int
+    platform: str
+    client_id: str
+    deduplication_key: str | None
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    state: str = "connected"
+    platform_uuid: str | None = None
+    last_successful_sync_at: datetime | None = None
+
+    def body(self) -> dict[str, Any]:
+        synced = iso(self.last_successful_sync_at) if self.last_successful_sync_at else None
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "client_id": self.client_id,
+            "platform_uuid": self.platform_uuid,
+            "state": self.state,
+            "metadata": self.metadata,
+            "deduplication_key": self.deduplication_key,
+            "connection_failure_data": None,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "last_successful_sync_at": synced,
+            "last_attempted_sync_at": synced,
+        }
+
+
+@dataclass
+class SimCalendarEvent:
+    id: str
+    seq: int
+    calendar: SimCalendar
+    platform_uuid: str
+    name: str | None
+    meeting_url: str | None
+    start_time: datetime
+    end_time: datetime
+    attendees: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+    is_deleted: bool = False
+    bot_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(order=True)
+class _Action:
+    when: datetime
+    order: int
+    run: Callable[[datetime], None] = field(compare=False)
+
+
+class SimWorld:
+    """All simulator state behind one lock; call :meth:`sync` (done by every accessor) to catch up."""
+
+    def __init__(self, clock: SimClock, scenario: Scenario | None = None, seed: int = 0) -> None:
+        self.clock = clock
+        self.seed = seed
+        self.lock = threading.RLock()
+        self.rng = random.Random(seed)
+        self.scenario = scenario or Scenario()
+        self.bots: dict[str, SimBot] = {}
+        self.calendars: dict[str, SimCalendar] = {}
+        self.calendar_events: dict[str, SimCalendarEvent] = {}
+        self.bots_created_by_dedup_key: Counter[str] = Counter()
+        self.deleted_bot_ids: list[str] = []
+        self._seq = itertools.count(1)
+        self._queue: list[_Action] = []
+        self._now = clock.now()
+        self.load_calendars(self.scenario.calendars)
+
+    # ----------------------------------------------------------------------------------- basics
+    def new_id(self, prefix: str) -> str:
+        alphabet = string.ascii_letters + string.digits
+        return prefix + "".join(self.rng.choice(alphabet) for _ in range(16))
+
+    def sync(self) -> datetime:
+        """Run every scheduled action due by the clock's now; returns now."""
+        with self.lock:
+            now = max(self.clock.now(), self._now)
+            while self._queue and self._queue[0].when <= now:
+                action = heapq.heappop(self._queue)
+                self._now = max(self._now, action.when)
+                action.run(action.when)
+            self._now = now
+            for bot in self.bots.values():
+                self._refresh_transcription(bot, now)
+            return now
+
+    def schedule(self, when: datetime, run: Callable[[datetime], None]) -> None:
+        heapq.heappush(self._queue, _Action(when, next(self._seq), run))
+
+    # ------------------------------------------------------------------------------ calendars
+    def load_calendars(self, calendars: list[CalendarSpec]) -> list[SimCalendar]:
+        with self.lock:
+            now = self.sync()
+            created = []
+            for spec in calendars:
+                calendar = self.add_calendar(
+                    platform=spec.platform,
+                    client_id=f"{spec.platform}-client-{len(self.calendars) + 1}",
+                    deduplication_key=spec.deduplication_key,
+                    metadata=spec.metadata,
+                    calendar_id=spec.id,
+                )
+                calendar.last_successful_sync_at = now
+                for event in spec.events:
+                    self.add_calendar_event(calendar, event)
+                created.append(calendar)
+            return created
+
+    def add_calendar(
+        self,
+        *,
+        platform: str,
+        client_id: str,
+        deduplication_key: str | None,
+        metadata: dict[str, Any] | None,
+        calendar_id: str | None = None,
+    ) -> SimCalendar:
+        with self.lock:
+            now = self.sync()
+            if deduplication_key and any(c.deduplication_key == deduplication_key for c in self.calendars.values()):
+                raise SimError(
+                    400,
+                    {"deduplication_key": ["A calendar with this deduplication key already exists in this project."]},
+                )
+            calendar = SimCalendar(
+                id=calendar_id or self.new_id("cal_"),
+                seq=next(self._seq),
+                platform=platform,
+                client_id=client_id,
+                deduplication_key=deduplication_key,
+                metadata=metadata,
+                created_at=now,
+                updated_at=now,
+            )
+            self.calendars[calendar.id] = calendar
+            return calendar
+
+    def add_calendar_event(self, calendar: SimCalendar, spec: EventSpec) -> SimCalendarEvent:
+        with self.lock:
+            now = self.sync()
+            start = now + timedelta(minutes=spec.start_in_minutes)
+            event = SimCalendarEvent(
+                id=spec.id or self.new_id("evt_"),
+                seq=next(self._seq),
+                calendar=calendar,
+                platform_uuid=f"{calendar.platform}_event_{next(self._seq)}",
+                name=spec.name,
+                meeting_url=spec.meeting_url,
+                start_time=start,
+                end_time=start + timedelta(minutes=spec.duration_minutes),
+                attendees=[a.model_dump(exclude_none=True) for a in spec.attendees],
+                created_at=now,
+                updated_at=now,
+            )
+            self.calendar_events[event.id] = event
+            if spec.cancel_after_minutes is not None:
+                if spec.cancel_after_minutes == 0:
+                    self.cancel_calendar_event(event.id)
+                else:
+                    self.schedule(
+                        now + timedelta(minutes=spec.cancel_after_minutes),
+                        lambda at, eid=event.id: self._cancel_event(eid, at),
+                    )
+            if spec.reschedule is not None:
+                move = spec.reschedule
+                length = move.duration_minutes or spec.duration_minutes
+                self.schedule(
+                    now + timedelta(minutes=move.after_minutes),
+                    lambda at, eid=event.id: self._reschedule_event(
+                        eid,
+                        at,
+                        now + timedelta(minutes=move.start_in_minutes),
+                        timedelta(minutes=length),
+                    ),
+                )
+            return event
+
+    def cancel_calendar_event(self, event_id: str) -> SimCalendarEvent:
+        with self.lock:
+            now = self.sync()
+            self._cancel_event(event_id, now)
+            return self.calendar_events[event_id]
+
+    def reschedule_calendar_event(self, event_id: str, start: datetime, end: datetime) -> SimCalendarEvent:
+        with self.lock:
+            now = self.sync()
+            self._reschedule_event(event_id, now, start, end - start)
+            return self.calendar_events[event_id]
+
+    def _cancel_event(self, event_id: str, at: datetime) -> None:
+        event = self.calendar_events.get(event_id)
+        if event is None:
+            raise SimError(404, {"error": "Calendar event not found"})
+        if event.is_deleted:
+            return
+        event.is_deleted = True
+        event.updated_at = at
+        for bot_id in list(event.bot_ids):
+            bot = self.bots.get(bot_id)
+            if bot is not None and bot.state == "scheduled":  # a staged bot survives, as on the server
+                self._remove_bot(bot)
+
+    def _reschedule_event(self, event_id: str, at: datetime, start: datetime, length: timedelta) -> None:
+        event = self.calendar_events[event_id]
+        if event.is_deleted:
+            return
+        event.start_time, event.end_time, event.updated_at = start, start + length, at
+        for bot_id in event.bot_ids:
+            bot = self.bots.get(bot_id)
+            if bot is not None and bot.state == "scheduled":
+                self._plan_schedule(bot, start)
+
+    def event_body(self, event: SimCalendarEvent) -> dict[str, Any]:
+        return {
+            "id": event.id,
+            "calendar_id": event.calendar.id,
+            "platform_uuid": event.platform_uuid,
+            "meeting_url": event.meeting_url,
+            "start_time": iso(event.start_time),
+            "end_time": iso(event.end_time),
+            "is_deleted": event.is_deleted,
+            "attendees": event.attendees,
+            "ical_uid": f"{event.platform_uuid}@simulator",
+            "name": event.name,
+            "raw": {"simulated": True},
+            "bots": [self.bots[b].body() for b in event.bot_ids if b in self.bots],
+            "created_at": iso(event.created_at),
+            "updated_at": iso(event.updated_at),
+        }
+
+    # ------------------------------------------------------------------------------------ bots
+    def create_bot(
+        self,
+        *,
+        meeting_url: str | None,
+        bot_name: str,
+        join_at: datetime | None,
+        metadata: dict[str, Any] | None,
+        deduplication_key: str | None,
+        calendar_event_id: str | None,
+        settings: dict[str, Any],
+    ) -> SimBot:
+        with self.lock:
+            now = self.sync()
+            event = None
+            if calendar_event_id:
+                event = self.calendar_events.get(calendar_event_id)
+                if event is None:
+                    raise SimError(
+                        400,
+                        {"error": f"Calendar event with id {calendar_event_id} does not exist in this project."},
+                    )
+                if not event.meeting_url:
+                    raise SimError(400, {"meeting_url": ["This field may not be null."]})
+                if event.start_time <= now:
+                    raise SimError(400, {"join_at": ["join_at cannot be in the past"]})
+                meeting_url, join_at = event.meeting_url, event.start_time
+            if deduplication_key and any(
+                b.deduplication_key == deduplication_key and b.state not in FINISHED for b in self.bots.values()
+            ):
+                raise SimError(
+                    400,
+                    {
+                        "error": "Deduplication key already in use. A bot in a non-terminal state with this "
+                        "deduplication key already exists. Please use a different deduplication key or wait "
+                        "for that bot to terminate."
+                    },
+                )
+            assert meeting_url is not None
+            bot = SimBot(
+                id=self.new_id("bot_"),
+                seq=next(self._seq),
+                created_at=now,
+                meeting_url=meeting_url,
+                bot_name=bot_name,
+                join_at=join_at,
+                metadata=metadata,
+                deduplication_key=deduplication_key,
+                calendar_event_id=calendar_event_id,
+                settings=settings,
+                state="scheduled" if join_at else "ready",
+            )
+            self.bots[bot.id] = bot
+            if deduplication_key:
+                self.bots_created_by_dedup_key[deduplication_key] += 1
+            if event is not None:
+                event.bot_ids.append(bot.id)
+            if join_at:
+                self._plan_schedule(bot, join_at)
+            else:
+                self._apply(bot, "join_requested", now)
+            return bot
+
+    def get_bot(self, bot_id: str) -> SimBot:
+        with self.lock:
+            self.sync()
+            bot = self.bots.get(bot_id)
+            if bot is None:
+                raise SimError(404, {"error": "Bot not found"})
+            return bot
+
+    def patch_bot(self, bot_id: str, fields: dict[str, Any]) -> SimBot:
+        with self.lock:
+            bot = self.get_bot(bot_id)
+            restricted = {"join_at", "meeting_url", "bot_name", "bot_image", "recording_settings"}
+            if restricted & fields.keys() and bot.state != "scheduled":
+                raise SimError(
+                    400,
+                    {
+                        "error": f"Bot is in state {bot.state} but join_at, meeting_url, bot_name, bot_image and "
+                        "recording_settings can only be updated when in the scheduled state"
+                    },
+                )
+            if "metadata" in fields:
+                bot.metadata = fields["metadata"]
+            if "meeting_url" in fields:
+                bot.meeting_url = fields["meeting_url"]
+            if "bot_name" in fields:
+                bot.bot_name = fields["bot_name"]
+            if "join_at" in fields:
+                if bot.calendar_event_id:
+                    raise SimError(
+                        400, {"join_at": ["join_at cannot be updated for bots attached to a calendar event"]}
+                    )
+                self._plan_schedule(bot, fields["join_at"])
+            return bot
+
+    def delete_bot(self, bot_id: str) -> None:
+        with self.lock:
+            bot = self.get_bot(bot_id)
+            if bot.state != "scheduled":
+                raise SimError(
+                    400, {"error": f"Bot is in state {bot.state} but can only be deleted when in scheduled state"}
+                )
+            self._remove_bot(bot)
+
+    def _remove_bot(self, bot: SimBot) -> None:
+        bot.generation += 1
+        self.bots.pop(bot.id, None)
+        self.deleted_bot_ids.append(bot.id)
+        for event in self.calendar_events.values():
+            if bot.id in event.bot_ids:
+                event.bot_ids.remove(bot.id)
+
+    def leave_bot(self, bot_id: str) -> SimBot:
+        with self.lock:
+            bot = self.get_bot(bot_id)
+            if bot.state not in LEAVE_ALLOWED:
+                raise SimError(
+                    400,
+                    {
+                        "error": f"Event leave_requested not allowed when bot is in state {bot.state}. It is only "
+                        f"allowed in these states: {', '.join(LEAVE_ALLOWED)}"
+                    },
+                )
+            self._apply(bot, "leave_requested", self._now, sub_type="user_requested")
+            return bot
+
+    def delete_bot_data(self, bot_id: str) -> SimBot:
+        with self.lock:
+            bot = self.get_bot(bot_id)
+            if bot.state not in ("ended", "fatal_error"):
+                raise SimError(400, {"error": "Bot is not in a state where the data deleted event can be created"})
+            self._apply(bot, "data_deleted", self._now)
+            return bot
+
+    def set_recording_paused(self, bot_id: str, paused: bool) -> SimBot:
+        with self.lock:
+            bot = self.get_bot(bot_id)
+            kind = "recording_paused" if paused else "recording_resumed"
+            if bot.state not in TRANSITIONS[kind][0]:
+                raise SimError(400, {"error": f"Bot is in state {bot.state} and cannot {kind.split('_')[1]}"})
+            self._apply(bot, kind, self._now)
+            return bot
+
+    def fail_bot(self, bot_id: str, sub_type: str = "bot_crashed") -> SimBot:
+        """Admin: put a bot into fatal_error (e.g. to test failure handling)."""
+        with self.lock:
+            bot = self.get_bot(bot_id)
+            if bot.state not in TRANSITIONS["fatal_error"][0]:
+                raise SimError(400, {"error": f"Bot is in state {bot.state}; it cannot fail any more"})
+            self._apply(bot, "fatal_error", self._now, sub_type=sub_type)
+            return bot
+
+    # ---------------------------------------------------------------------- the state machine
+    def _later(self, bot: SimBot, when: datetime, kind: str, sub_type: str | None = None) -> None:
+        generation = bot.generation
+
+        def run(at: datetime) -> None:
+            if bot.generation == generation and bot.id in self.bots and bot.state in TRANSITIONS[kind][0]:
+                self._apply(bot, kind, at, sub_type=sub_type)
+
+        self.schedule(when, run)
+
+    def _plan_schedule(self, bot: SimBot, join_at: datetime) -> None:
+        bot.generation += 1
+        bot.join_at = join_at
+        self._later(bot, max(join_at - STAGE_BEFORE_JOIN, self._now), "staged")
+        self._later(bot, max(join_at, self._now), "join_requested")
+
+    def _meeting_for(self, bot: SimBot) -> MeetingSpec:
+        return self.scenario.meeting(bot.meeting_url) or generated_meeting(bot.meeting_url, self.seed)
+
+    def _apply(self, bot: SimBot, kind: str, at: datetime, sub_type: str | None = None) -> None:
+        allowed, target = TRANSITIONS[kind]
+        if bot.state not in allowed:
+            return
+        event: dict[str, Any] = {"type": kind, "created_at": iso(at)}
+        if sub_type:
+            event["sub_type"] = sub_type
+        bot.events.append(event)
+        bot.state = target
+        if kind == "join_requested":
+            self._plan_admission(bot, at)
+        elif kind == "bot_joined_meeting":
+            self._start_meeting(bot, at)
+        elif kind == "bot_recording_permission_granted":
+            bot.recording_started_at = bot.recording_started_at or at
+            bot.recording_state = "in_progress"
+        elif kind == "recording_paused":
+            bot.recording_state = "paused"
+        elif kind == "recording_resumed":
+            bot.recording_state = "in_progress"
+        elif kind in ("leave_requested", "meeting_ended"):
+            bot.generation += 1  # the meeting's remaining plan no longer applies
+            bot.departed_at = bot.departed_at or at
+            if kind == "leave_requested":
+                self._later(bot, at + LEAVE_DURATION, "bot_left_meeting")
+            else:
+                self._later(bot, at + POST_PROCESSING_DURATION, "post_processing_completed")
+        elif kind == "bot_left_meeting":
+            self._later(bot, at + POST_PROCESSING_DURATION, "post_processing_completed")
+        elif kind == "post_processing_completed":
+            bot.recording_state = "complete" if bot.recording_started_at else "failed"
+            self._refresh_transcription(bot, at)
+            bot.transcription_state = "complete" if self.visible_utterances(bot, at) else "not_started"
+        elif kind in ("could_not_join_meeting", "fatal_error"):
+            bot.generation += 1
+            bot.departed_at = bot.departed_at or at
+            if bot.recording_state == "in_progress":
+                bot.recording_state = "failed"
+            if bot.transcription_state == "in_progress":
+                bot.transcription_state = "failed"
+        elif kind == "data_deleted":
+            bot.data_deleted = True
+            bot.observed.clear()
+            bot.utterances.clear()
+            bot.chat.clear()
+
+    def _plan_admission(self, bot: SimBot, at: datetime) -> None:
+        meeting = bot.meeting = self._meeting_for(bot)
+        arrive = at + timedelta(seconds=meeting.join_delay_seconds)
+        if meeting.admission == "denied":
+            self._later(bot, arrive, "could_not_join_meeting", "request_to_join_denied")
+        elif meeting.admission == "waiting_room":
+            self._later(bot, arrive, "put_in_waiting_room")
+            if meeting.admit_after_seconds is not None:
+                self._later(bot, arrive + timedelta(seconds=meeting.admit_after_seconds), "bot_joined_meeting")
+            else:
+                self._later(
+                    bot,
+                    arrive + timedelta(seconds=meeting.waiting_room_timeout_seconds),
+                    "could_not_join_meeting",
+                    "waiting_room_timeout_exceeded",
+                )
+        else:
+            self._later(bot, arrive, "bot_joined_meeting")
+
+    def _start_meeting(self, bot: SimBot, at: datetime) -> None:
+        meeting = bot.meeting or self._meeting_for(bot)
+        bot.admitted_at = at
+        if bot.settings.get("recording_settings", {}).get("format") != "none":
+            self._later(bot, at + RECORDING_PERMISSION_DELAY, "bot_recording_permission_granted")
+        end = meeting.end_offset()
+        if end is not None:
+            self._later(bot, at + timedelta(seconds=end), "meeting_ended")
+        rng = random.Random(f"{self.seed}:{bot.id}")
+        people: dict[str, Participant] = {}
+        observed: list[tuple[datetime, datetime, Participant, str, dict[str, Any]]] = []
+
+        def stored(moment: datetime) -> datetime:
+            # The server stores events as they arrive: a little later, so not in timestamp order.
+            return moment + timedelta(milliseconds=rng.randint(0, 1500))
+
+        for index, spec in enumerate(meeting.participants):
+            uuid = spec.uuid or hashlib.sha1(f"{bot.id}:{index}:{spec.name}".encode()).hexdigest()[:24]
+            person = people[uuid] = Participant(
+                id=self.new_id("par_"),
+                uuid=uuid,
+                user_uuid=spec.user_uuid,
+                name=spec.name,
+                is_host=spec.is_host,
+            )
+            for stay in spec.presence:
+                joined = at + timedelta(seconds=max(stay.join, 0.0))
+                observed.append((joined, stored(joined), person, "join", {}))
+                if stay.leave is not None:
+                    left = at + timedelta(seconds=stay.leave)
+                    observed.append((left, stored(left), person, "leave", {}))
+            for speech in spec.speech:
+                start = at + timedelta(seconds=speech.at)
+                stop = start + timedelta(seconds=speech.duration)
+                observed.append((start, stored(start), person, "speech_start", {}))
+                observed.append((stop, stored(stop), person, "speech_stop", {}))
+                if speech.text:
+                    bot.utterances.append(
+                        Utterance(person, start, int(speech.duration * 1000), speech.text, stop + TRANSCRIPTION_DELAY)
+                    )
+        observed.sort(key=lambda item: (item[1], item[0]))
+        bot.observed = [
+            ObservedEvent(self.new_id("pe_"), next(self._seq), person, kind, moment, created, data)
+            for moment, created, person, kind, data in observed
+        ]
+        by_name = {p.name: p for p in people.values()}
+        for line in meeting.chat:
+            sender = by_name.get(line.sender) or Participant(
+                self.new_id("par_"), f"chat-{line.sender}", None, line.sender, False
+            )
+            bot.chat.append(ChatLine(self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text))
+
+    def _refresh_transcription(self, bot: SimBot, now: datetime) -> None:
+        if bot.transcription_state == "not_started" and bot.state in JOINED | {"leaving", "post_processing"}:
+            if self.visible_utterances(bot, now):
+                bot.transcription_state = "in_progress"
+
+    # ------------------------------------------------------------------- what a bot observed
+    def visible_events(self, bot: SimBot, now: datetime) -> list[ObservedEvent]:
+        return [e for e in bot.observed if e.created_at <= now and bot.in_meeting_window(e.timestamp)]
+
+    def visible_utterances(self, bot: SimBot, now: datetime) -> list[Utterance]:
+        return [u for u in bot.utterances if u.created_at <= now and bot.in_meeting_window(u.start)]
+
+    def visible_chat(self, bot: SimBot, now: datetime) -> list[ChatLine]:
+        return [c for c in bot.chat if c.at <= now and bot.in_meeting_window(c.at)]
+
+    def participants_seen(self, bot: SimBot, now: datetime) -> list[Participant]:
+        seen: dict[str, Participant] = {}
+        for event in sorted(self.visible_events(bot, now), key=lambda e: e.seq):
+            seen.setdefault(event.participant.uuid, event.participant)
+        return list(seen.values())
+
+    def present_now(self, bot: SimBot, now: datetime) -> list[Participant]:
+        """Ground truth for tests: who is in the meeting per the visible join/leave events."""
+        present: dict[str, Participant] = {}
+        events = sorted(self.visible_events(bot, now), key=lambda e: (e.timestamp, e.seq))
+        for event in events:
+            if event.event_type == "join":
+                present[event.participant.uuid] = event.participant
+            elif event.event_type == "leave":
+                present.pop(event.participant.uuid, None)
+        return list(present.values())

@@ -133,7 +133,7 @@ def settings_from_connection(
     if not api_key:
         raise AttendeeConfigurationError(
             f"Connection {conn_id!r} has no Attendee API key. Put the key in the connection's password "
-            "(API key) field, e.g. AIRFLOW_CONN_ATTENDEE_DEFAULT='{\"conn_type\": \"attendee\", "
+            '(API key) field, e.g. AIRFLOW_CONN_ATTENDEE_DEFAULT=\'{"conn_type": "attendee", '
             '"host": "https://app.attendee.dev", "password": "<key>"}\'.'
         )
     return ClientSettings(
@@ -166,7 +166,9 @@ def format_datetime(value: datetime | date | str, name: str) -> str:
                 f"{name}={value!r} is not an ISO 8601 datetime (e.g. 2025-01-18T12:34:56Z): {err}"
             ) from None
         if not isinstance(parsed, datetime):
-            raise AttendeeConfigurationError(f"{name}={value!r} is not a datetime (e.g. 2025-01-18T12:34:56Z).")
+            raise AttendeeConfigurationError(
+                f"{name}={value!r} is not a datetime (e.g. 2025-01-18T12:34:56Z)."
+            )
         value = parsed
     elif not isinstance(value, datetime):
         if isinstance(value, date):
@@ -216,7 +218,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def raise_for_status(response: httpx.Response, conn_id: str) -> None:
+def raise_for_status(response: httpx.Response, settings: ClientSettings) -> None:
     """Raise the provider's exception for an HTTP error response."""
     if response.is_success:
         return
@@ -226,8 +228,9 @@ def raise_for_status(response: httpx.Response, conn_id: str) -> None:
         path=response.request.url.path,
         body=response.content,
         content_type=response.headers.get("content-type", ""),
-        conn_id=conn_id,
+        conn_id=settings.conn_id,
         retry_after=parse_retry_after(response.headers.get("retry-after")),
+        secret=settings.api_key,
     )
 
 
@@ -240,7 +243,7 @@ def parse_json(response: httpx.Response) -> Any:
             f"Attendee API {response.request.method} {response.request.url.path} returned HTTP "
             f"{response.status_code} with a non-JSON body ({response.headers.get('content-type', 'no type')}). "
             "Is the connection's host an Attendee server?",
-            status_code=response.status_code,
+            http_status=response.status_code,
             method=response.request.method,
             path=response.request.url.path,
         ) from None
@@ -258,24 +261,26 @@ def validate(model: type[ModelT], data: Any, response: httpx.Response) -> ModelT
             f"Attendee API {response.request.method} {response.request.url.path} returned a {model.__name__} "
             f"this provider cannot read ({problems}). Is the connection's host an Attendee server of a "
             "supported version?",
-            status_code=response.status_code,
+            http_status=response.status_code,
             method=response.request.method,
             path=response.request.url.path,
         ) from None
 
 
-def page_of(data: Any, response: httpx.Response) -> tuple[list[Any], str | None]:
-    """Split a paginated body into its results and its ``next`` link."""
+def page_of(data: Any, response: httpx.Response, base_url: str) -> tuple[list[Any], str | None]:
+    """Split a paginated body into its results and its ``next`` link, resolved on the configured host."""
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise AttendeeUnexpectedResponseError(
             f"Attendee API GET {response.request.url.path} did not return a paginated list "
             "({next, previous, results}). Is the connection's host an Attendee server?",
-            status_code=response.status_code,
+            http_status=response.status_code,
             method="GET",
             path=response.request.url.path,
         )
     next_url = data.get("next")
-    return data["results"], next_url if isinstance(next_url, str) and next_url else None
+    if not isinstance(next_url, str) or not next_url:
+        return data["results"], None
+    return data["results"], same_origin_url(next_url, base_url)
 
 
 def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
@@ -286,7 +291,7 @@ def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
         return False
     if isinstance(error, MAYBE_SENT_ERRORS):
         return True
-    return isinstance(error, AttendeeServerError) and error.status_code in RETRYABLE_STATUSES
+    return isinstance(error, AttendeeServerError) and error.http_status in RETRYABLE_STATUSES
 
 
 class _WaitRetryAfterOrBackoff(tenacity.wait.wait_base):
@@ -305,8 +310,8 @@ class _WaitRetryAfterOrBackoff(tenacity.wait.wait_base):
 
 
 def _describe(error: BaseException | None) -> str:
-    if isinstance(error, AttendeeError) and error.status_code:
-        return f"HTTP {error.status_code}"
+    if isinstance(error, AttendeeError) and error.http_status:
+        return f"HTTP {error.http_status}"
     return type(error).__name__
 
 
@@ -335,11 +340,14 @@ def retry_policy(settings: ClientSettings, *, idempotent: bool, what: str) -> di
     }
 
 
-def transport_error(error: httpx.TransportError, settings: ClientSettings, what: str) -> AttendeeConnectionError:
+def transport_error(
+    error: httpx.TransportError, settings: ClientSettings, what: str
+) -> AttendeeConnectionError:
     """Wrap an httpx transport error (after retries) into the provider's connection error."""
     kind = type(error).__name__
+    detail = str(error).replace(settings.api_key, "***") or "no detail"
     return AttendeeConnectionError(
-        f"Attendee {what} could not reach {settings.base_url} ({kind}: {error or 'no detail'}). "
+        f"Attendee {what} could not reach {settings.base_url} ({kind}: {detail}). "
         f"Check the host of connection {settings.conn_id!r} and the network; the request was retried "
         f"up to {settings.max_retries} times.",
         method=what.split(" ", 1)[0],

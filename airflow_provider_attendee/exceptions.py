@@ -21,13 +21,13 @@ class AttendeeError(AirflowException):
         self,
         message: str,
         *,
-        status_code: int | None = None,
+        http_status: int | None = None,
         method: str | None = None,
         path: str | None = None,
         detail: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.http_status = http_status
         self.method = method
         self.path = path
         self.detail = detail
@@ -128,15 +128,19 @@ def error_for_status(
     content_type: str,
     conn_id: str,
     retry_after: float | None = None,
+    secret: str | None = None,
 ) -> AttendeeAPIError:
-    """Build the exception for one HTTP error response."""
+    """Build the exception for one HTTP error response (``secret`` is scrubbed from the server's text)."""
     detail, field_errors = describe_error_body(body, content_type)
+    if secret:
+        detail = detail.replace(secret, "***")
+        field_errors = {k: [m.replace(secret, "***") for m in v] for k, v in field_errors.items()}
     where = f"Attendee API {method} {path} failed with HTTP {status_code}: {detail}."
     error: AttendeeAPIError
     if status_code in (401, 403):
         error = AttendeeAuthenticationError(
             f"{where} Check the API key (password) of Airflow connection {conn_id!r}.",
-            status_code=status_code,
+            http_status=status_code,
             method=method,
             path=path,
             detail=detail,
@@ -145,7 +149,7 @@ def error_for_status(
         error = AttendeeNotFoundError(
             f"{where} Check the id in the request, that it belongs to the project of connection "
             f"{conn_id!r}, and that the connection's host is an Attendee server.",
-            status_code=status_code,
+            http_status=status_code,
             method=method,
             path=path,
             detail=detail,
@@ -154,7 +158,7 @@ def error_for_status(
         error = AttendeeRateLimitError(
             f"{where} Slow down (Airflow pools help) or retry later"
             + (f"; the server asked to wait {retry_after:g}s." if retry_after is not None else "."),
-            status_code=status_code,
+            http_status=status_code,
             method=method,
             path=path,
             detail=detail,
@@ -163,7 +167,7 @@ def error_for_status(
     elif status_code >= 500:
         error = AttendeeServerError(
             f"{where} The Attendee server failed; this is usually transient, retry later.",
-            status_code=status_code,
+            http_status=status_code,
             method=method,
             path=path,
             detail=detail,
@@ -175,8 +179,8 @@ def error_for_status(
             "or use another key.",
             AttendeeInvalidStateError: " Check the bot's state before this call.",
         }.get(cls, " Fix the request fields named above.")
-        error = cls(where + hint, status_code=status_code, method=method, path=path, detail=detail)
+        error = cls(where + hint, http_status=status_code, method=method, path=path, detail=detail)
         error.field_errors = field_errors
     else:
-        error = AttendeeAPIError(where, status_code=status_code, method=method, path=path, detail=detail)
+        error = AttendeeAPIError(where, http_status=status_code, method=method, path=path, detail=detail)
     return error

@@ -49,7 +49,9 @@ CALENDAR_EVENT_ORDERINGS = frozenset(
 )
 
 # One AsyncClient per (event loop, connection settings): the triggerer runs every trigger in one loop.
-_SHARED_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientSettings, httpx.AsyncClient]]
+_SHARED_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[ClientSettings, httpx.AsyncClient]
+]
 _SHARED_ASYNC_CLIENTS = weakref.WeakKeyDictionary()
 
 
@@ -171,10 +173,10 @@ class AttendeeHook(BaseHook):
             client: httpx.AsyncClient = self.__dict__["_own_async_client"]
             return client
         clients = _SHARED_ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
-        client = clients.get(settings)
-        if client is None or client.is_closed:
-            client = clients[settings] = httpx.AsyncClient(**settings.client_kwargs())
-        return client
+        shared = clients.get(settings)
+        if shared is None or shared.is_closed:
+            shared = clients[settings] = httpx.AsyncClient(**settings.client_kwargs())
+        return shared
 
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call (first page of bots); never reveals the key."""
@@ -210,9 +212,9 @@ class AttendeeHook(BaseHook):
             for attempt in tenacity.Retrying(**_http.retry_policy(settings, idempotent=safe, what=what)):
                 with attempt:
                     response = self.client.request(
-                        method, url, params=_http.clean_params(params or {}), json=json
+                        method, url, params=_http.clean_params(params or {}) or None, json=json
                     )
-                    _http.raise_for_status(response, settings.conn_id)
+                    _http.raise_for_status(response, settings)
         except httpx.TransportError as err:
             raise _http.transport_error(err, settings, what) from None
         return response
@@ -232,12 +234,14 @@ class AttendeeHook(BaseHook):
         what = f"{method} {urlsplit(url).path}"
         safe = method != "POST" if idempotent is None else idempotent
         try:
-            async for attempt in tenacity.AsyncRetrying(**_http.retry_policy(settings, idempotent=safe, what=what)):
+            async for attempt in tenacity.AsyncRetrying(
+                **_http.retry_policy(settings, idempotent=safe, what=what)
+            ):
                 with attempt:
                     response = await client.request(
-                        method, url, params=_http.clean_params(params or {}), json=json
+                        method, url, params=_http.clean_params(params or {}) or None, json=json
                     )
-                    _http.raise_for_status(response, settings.conn_id)
+                    _http.raise_for_status(response, settings)
         except httpx.TransportError as err:
             raise _http.transport_error(err, settings, what) from None
         return response
@@ -255,7 +259,7 @@ class AttendeeHook(BaseHook):
         query: Mapping[str, Any] | None = params
         while url:
             response = self._request("GET", url, params=query)
-            results, url = _http.page_of(_http.parse_json(response), response)
+            results, url = _http.page_of(_http.parse_json(response), response, self.settings.base_url)
             query = None  # the next link carries the filters
             for item in results:
                 yield _http.validate(model, item, response)
@@ -267,7 +271,9 @@ class AttendeeHook(BaseHook):
         query: Mapping[str, Any] | None = params
         while url:
             response = await self._arequest("GET", url, params=query)
-            results, url = _http.page_of(_http.parse_json(response), response)
+            results, url = _http.page_of(
+                _http.parse_json(response), response, (await self.aget_settings()).base_url
+            )
             query = None
             for item in results:
                 yield _http.validate(model, item, response)
@@ -517,7 +523,9 @@ class AttendeeHook(BaseHook):
             Participant, self._bot(bot_id, "/participants"), self._participant_filters(is_host)
         )
 
-    def get_transcript(self, bot_id: str, *, updated_after: DateLike | None = None) -> list[TranscriptUtterance]:
+    def get_transcript(
+        self, bot_id: str, *, updated_after: DateLike | None = None
+    ) -> list[TranscriptUtterance]:
         """The utterances so far (all of them once ``transcription_state`` is complete)."""
         params = {"updated_after": _iso(updated_after, "updated_after")}
         return self._list(TranscriptUtterance, self._bot(bot_id, "/transcript"), params)
@@ -532,7 +540,9 @@ class AttendeeHook(BaseHook):
         """A short-lived URL of the recording file (404 until the file exists)."""
         return self._one(Recording, "GET", self._bot(bot_id, "/recording"))
 
-    def list_chat_messages(self, bot_id: str, *, updated_after: DateLike | None = None) -> Iterator[ChatMessage]:
+    def list_chat_messages(
+        self, bot_id: str, *, updated_after: DateLike | None = None
+    ) -> Iterator[ChatMessage]:
         params = {"updated_after": _iso(updated_after, "updated_after")}
         return self._paginate(ChatMessage, self._bot(bot_id, "/chat_messages"), params)
 
@@ -556,7 +566,13 @@ class AttendeeHook(BaseHook):
     ) -> Iterator[CalendarEvent]:
         """Calendar events (cancelled ones too, with ``is_deleted``), each with its ``bots``."""
         params = self._calendar_event_filters(
-            calendar_id, calendar_deduplication_key, start_time_gte, end_time_lte, updated_at_gte, event_id, ordering
+            calendar_id,
+            calendar_deduplication_key,
+            start_time_gte,
+            end_time_lte,
+            updated_at_gte,
+            event_id,
+            ordering,
         )
         return self._paginate(CalendarEvent, "/calendar_events", params)
 
@@ -572,6 +588,12 @@ class AttendeeHook(BaseHook):
         ordering: str | None = None,
     ) -> AsyncIterator[CalendarEvent]:
         params = self._calendar_event_filters(
-            calendar_id, calendar_deduplication_key, start_time_gte, end_time_lte, updated_at_gte, event_id, ordering
+            calendar_id,
+            calendar_deduplication_key,
+            start_time_gte,
+            end_time_lte,
+            updated_at_gte,
+            event_id,
+            ordering,
         )
         return self._apaginate(CalendarEvent, "/calendar_events", params)

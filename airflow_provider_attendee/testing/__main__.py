@@ -53,8 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults,
     )
     server = SimulatorServer(simulator, host=args.host, port=args.port)
-    print(f"Attendee simulator on http://{args.host}:{args.port} (admin: /_sim/, time scale {args.time_scale:g})",
-          flush=True)
+    print(
+        f"Attendee simulator on http://{args.host}:{args.port} (admin: /_sim/, time scale {args.time_scale:g})",
+        flush=True,
+    )
     server.serve_forever()
     return 0
 

@@ -55,7 +55,12 @@ class SimulatorAdmin:
         faults: dict[str, Any] | None = None,
     ) -> None:
         """Start over: no bots, no calendars, a fresh clock, ``scenario`` loaded (a bundled name or a dict)."""
-        payload: dict[str, Any] = {"scenario": scenario, "time_scale": time_scale, "seed": seed, "faults": faults}
+        payload: dict[str, Any] = {
+            "scenario": scenario,
+            "time_scale": time_scale,
+            "seed": seed,
+            "faults": faults,
+        }
         if page_size is not None:
             payload["page_size"] = page_size
         self._call("POST", "/reset", payload)
@@ -78,7 +83,9 @@ class SimulatorAdmin:
     def cancel_event(self, event_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/calendar_events/{event_id}/cancel"))
 
-    def reschedule_event(self, event_id: str, start_in_minutes: float, duration_minutes: float = 30) -> dict[str, Any]:
+    def reschedule_event(
+        self, event_id: str, start_in_minutes: float, duration_minutes: float = 30
+    ) -> dict[str, Any]:
         payload = {"start_in_minutes": start_in_minutes, "duration_minutes": duration_minutes}
         return dict(self._call("POST", f"/calendar_events/{event_id}/reschedule", payload))
 

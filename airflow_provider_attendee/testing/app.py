@@ -10,19 +10,25 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from airflow_provider_attendee.testing.faults import HTML_502, FaultConfig
 from airflow_provider_attendee.testing.media import wav_chunks, wav_size
 from airflow_provider_attendee.testing.pagination import paginate
 from airflow_provider_attendee.testing.scenario import CalendarSpec, EventSpec
-from airflow_provider_attendee.testing.simulator import AttendeeSimulator, Exchange, route_of
+from airflow_provider_attendee.testing.simulator import (
+    AttendeeSimulator,
+    Exchange,
+    exchange_listeners,
+    route_of,
+)
 from airflow_provider_attendee.testing.state import (
     FINISHED,
     ChatLine,
@@ -37,26 +43,54 @@ from airflow_provider_attendee.testing.state import (
 )
 
 API = "/api/v1"
-BOT_STATES = (
-    "ready joining joined_not_recording joined_recording leaving post_processing fatal_error waiting_room ended "
-    "data_deleted scheduled staged joined_recording_paused joining_breakout_room leaving_breakout_room "
-    "joined_recording_permission_denied"
-).split()
-CREATE_BOT_FIELDS = (
-    "meeting_url bot_name bot_image metadata bot_chat_message join_at calendar_event_id deduplication_key "
-    "webhooks callback_settings external_media_storage_settings voice_agent_settings transcription_settings "
-    "websocket_settings rtmp_settings recording_settings google_meet_settings teams_settings zoom_settings "
-    "debug_settings automatic_leave_settings"
-).split()
+BOT_STATES = [
+    "ready",
+    "joining",
+    "joined_not_recording",
+    "joined_recording",
+    "leaving",
+    "post_processing",
+    "fatal_error",
+    "waiting_room",
+    "ended",
+    "data_deleted",
+    "scheduled",
+    "staged",
+    "joined_recording_paused",
+    "joining_breakout_room",
+    "leaving_breakout_room",
+    "joined_recording_permission_denied",
+]
+CREATE_BOT_FIELDS = [
+    "meeting_url",
+    "bot_name",
+    "bot_image",
+    "metadata",
+    "bot_chat_message",
+    "join_at",
+    "calendar_event_id",
+    "deduplication_key",
+    "webhooks",
+    "callback_settings",
+    "external_media_storage_settings",
+    "voice_agent_settings",
+    "transcription_settings",
+    "websocket_settings",
+    "rtmp_settings",
+    "recording_settings",
+    "google_meet_settings",
+    "teams_settings",
+    "zoom_settings",
+    "debug_settings",
+    "automatic_leave_settings",
+]
 ORDERINGS = [f"{s}{f}" for f in ("created_at", "end_time", "start_time", "updated_at") for s in ("-", "")]
 MEETING_URL_PATTERNS = [
     re.compile(r"^https://([a-z0-9-]+\.)?zoom\.(us|com)/(j|my|w|s|wc/join)/[^\s]+$", re.I),
     re.compile(r"^https://meet\.google\.com/[a-z]{3}-[a-z]{4}-[a-z]{3}([/?#][^\s]*)?$", re.I),
     re.compile(r"^https://teams\.(microsoft|live)\.com/[^\s]+$", re.I),
 ]
-DATETIME_FORMAT_ERROR = (
-    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-)
+DATETIME_FORMAT_ERROR = "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
@@ -93,7 +127,10 @@ def _query_datetime(request: Request, name: str, message: str | None = None) -> 
         return None
     value = parse_datetime(raw)
     if value is None:
-        raise SimError(400, {"error": message or f"Invalid {name} format. Use ISO 8601 format (e.g., 2024-01-18T12:34:56Z)"})
+        raise SimError(
+            400,
+            {"error": message or f"Invalid {name} format. Use ISO 8601 format (e.g., 2024-01-18T12:34:56Z)"},
+        )
     return value
 
 
@@ -177,7 +214,9 @@ class SimulatorApp:
             Route("/_sim/calendars", self.admin_calendars, methods=["POST"]),
             Route("/_sim/calendars/{calendar_id}/events", self.admin_calendar_event, methods=["POST"]),
             Route("/_sim/calendar_events/{event_id}/cancel", self.admin_cancel_event, methods=["POST"]),
-            Route("/_sim/calendar_events/{event_id}/reschedule", self.admin_reschedule_event, methods=["POST"]),
+            Route(
+                "/_sim/calendar_events/{event_id}/reschedule", self.admin_reschedule_event, methods=["POST"]
+            ),
             Route("/_sim/bots", self.admin_bots, methods=["GET"]),
             Route("/_sim/bots/{bot_id}/fail", self.admin_fail_bot, methods=["POST"]),
             Route("/_sim/recordings/{bot_id}.wav", self.admin_recording_file, methods=["GET"]),
@@ -203,9 +242,15 @@ class SimulatorApp:
         if fault.kind != "none":
             sim.counters.faults[fault.kind] += 1
         if fault.kind == "429":
-            await self._send_simple(send, 429, b'{"detail": "Request was throttled. Expected available in '
-                                    + str(int(fault.retry_after)).encode() + b' seconds."}',
-                                    "application/json", {"retry-after": f"{fault.retry_after:g}"})
+            await self._send_simple(
+                send,
+                429,
+                b'{"detail": "Request was throttled. Expected available in '
+                + str(int(fault.retry_after)).encode()
+                + b' seconds."}',
+                "application/json",
+                {"retry-after": f"{fault.retry_after:g}"},
+            )
             sim.counters.statuses["429"] += 1
             return
         if fault.kind == "5xx":
@@ -215,8 +260,13 @@ class SimulatorApp:
             sim.counters.statuses[str(fault.status)] += 1
             return
         if fault.kind == "reset_before":
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                }
+            )
             raise SimulatedConnectionReset()
         messages: list[Message] = []
         request_body = bytearray()
@@ -240,22 +290,22 @@ class SimulatorApp:
             raise SimulatedConnectionReset()
         for message in messages:
             await send(message)
-        if sim.recorder is not None:
+        if exchange_listeners:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-            sim.recorder(
-                Exchange(
-                    method=method,
-                    path=path,
-                    query=[tuple(p.split("=", 1)) if "=" in p else (p, "")  # type: ignore[misc]
-                           for p in scope.get("query_string", b"").decode("latin-1").split("&") if p],
-                    request_headers=headers,
-                    request_body=bytes(request_body),
-                    status=start["status"],
-                    response_headers={k.decode("latin-1").lower(): v.decode("latin-1")
-                                      for k, v in start.get("headers", [])},
-                    response_body=body,
-                )
+            exchange = Exchange(
+                method=method,
+                path=path,
+                query=parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True),
+                request_headers=headers,
+                request_body=bytes(request_body),
+                status=start["status"],
+                response_headers={
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start.get("headers", [])
+                },
+                response_body=body,
             )
+            for listener in list(exchange_listeners):
+                listener(exchange)
 
     @staticmethod
     async def _not_found(request: Request, exc: Exception) -> Response:
@@ -279,8 +329,11 @@ class SimulatorApp:
             try:
                 self._authenticate(request)
                 if request.method == "POST" and not self.sim.allow_post(time.monotonic()):
-                    return _json({"detail": "Request was throttled. Expected available in 60 seconds."}, 429,
-                                 {"Retry-After": "60"})
+                    return _json(
+                        {"detail": "Request was throttled. Expected available in 60 seconds."},
+                        429,
+                        {"Retry-After": "60"},
+                    )
                 return await handler(request)
             except SimError as err:
                 return _json(err.body, err.status, err.headers)
@@ -304,7 +357,9 @@ class SimulatorApp:
             raise SimError(401, {"detail": "Missing Authorization header"})
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "token" or not key.strip():
-            raise SimError(401, {"detail": "Invalid Authorization header. Should have this format: Token <api_key>"})
+            raise SimError(
+                401, {"detail": "Invalid Authorization header. Should have this format: Token <api_key>"}
+            )
         if key.strip() not in self.sim.api_keys:
             raise SimError(401, {"detail": "Invalid or disabled API key"}, {"WWW-Authenticate": "Token"})
 
@@ -329,7 +384,9 @@ class SimulatorApp:
         states = request.query_params.getlist("states")
         for state in states:
             if state not in BOT_STATES:
-                raise SimError(400, {"error": f"Invalid state: {state}. Valid states are: {', '.join(BOT_STATES)}"})
+                raise SimError(
+                    400, {"error": f"Invalid state: {state}. Valid states are: {', '.join(BOT_STATES)}"}
+                )
         after = _query_datetime(request, "join_at_after")
         before = _query_datetime(request, "join_at_before")
         meeting_url = request.query_params.get("meeting_url")
@@ -337,7 +394,8 @@ class SimulatorApp:
         with self.world.lock:
             self.world.sync()
             found = [
-                b for b in self.world.bots.values()
+                b
+                for b in self.world.bots.values()
                 if (not states or b.state in states)
                 and (meeting_url is None or b.meeting_url == meeting_url)
                 and (dedup is None or b.deduplication_key == dedup)
@@ -350,20 +408,32 @@ class SimulatorApp:
     def _create_bot(self, data: dict[str, Any]) -> SimBot:
         unexpected = sorted(set(data) - set(CREATE_BOT_FIELDS))
         if unexpected:
-            raise SimError(400, {"non_field_errors": [
-                f"Unexpected field(s): {', '.join(unexpected)}. Allowed fields are: {', '.join(CREATE_BOT_FIELDS)}"
-            ]})
+            raise SimError(
+                400,
+                {
+                    "non_field_errors": [
+                        f"Unexpected field(s): {', '.join(unexpected)}. Allowed fields are: {', '.join(CREATE_BOT_FIELDS)}"
+                    ]
+                },
+            )
         errors: dict[str, list[str]] = {}
         event_id = data.get("calendar_event_id")
         meeting_url = data.get("meeting_url")
         if not data.get("bot_name"):
-            errors["bot_name"] = ["This field is required." if "bot_name" not in data else "This field may not be blank."]
+            errors["bot_name"] = [
+                "This field is required." if "bot_name" not in data else "This field may not be blank."
+            ]
         if event_id:
             if meeting_url or data.get("join_at"):
-                raise SimError(400, {"non_field_errors": [
-                    "meeting_url should not be provided when calendar_event_id is specified. join_at should not be "
-                    "provided when calendar_event_id is specified."
-                ]})
+                raise SimError(
+                    400,
+                    {
+                        "non_field_errors": [
+                            "meeting_url should not be provided when calendar_event_id is specified. join_at should not be "
+                            "provided when calendar_event_id is specified."
+                        ]
+                    },
+                )
         elif not meeting_url:
             errors["meeting_url"] = ["This field is required."]
         elif not isinstance(meeting_url, str) or not any(p.match(meeting_url) for p in MEETING_URL_PATTERNS):
@@ -389,8 +459,19 @@ class SimulatorApp:
             errors["deduplication_key"] = ["This field may not be blank."]
         if errors:
             raise SimError(400, errors)
-        settings = {k: v for k, v in data.items() if k not in
-                    ("meeting_url", "bot_name", "join_at", "metadata", "deduplication_key", "calendar_event_id")}
+        settings = {
+            k: v
+            for k, v in data.items()
+            if k
+            not in (
+                "meeting_url",
+                "bot_name",
+                "join_at",
+                "metadata",
+                "deduplication_key",
+                "calendar_event_id",
+            )
+        }
         return self.world.create_bot(
             meeting_url=meeting_url,
             bot_name=data["bot_name"],
@@ -421,7 +502,9 @@ class SimulatorApp:
             elif parsed < self.world.sync():
                 errors["join_at"] = ["join_at cannot be in the past"]
             fields["join_at"] = parsed
-        if "meeting_url" in fields and not any(p.match(str(fields["meeting_url"])) for p in MEETING_URL_PATTERNS):
+        if "meeting_url" in fields and not any(
+            p.match(str(fields["meeting_url"])) for p in MEETING_URL_PATTERNS
+        ):
             errors["meeting_url"] = ["Invalid meeting URL"]
         if errors:
             raise SimError(400, errors)
@@ -446,10 +529,13 @@ class SimulatorApp:
             bot = self.world.get_bot(request.path_params["bot_id"])
             now = self.world.sync()
             events = [
-                e for e in self.world.visible_events(bot, now)
+                e
+                for e in self.world.visible_events(bot, now)
                 if (after is None or e.created_at > after) and (before is None or e.created_at < before)
             ]
-            page = paginate(request, events, lambda e: (e.seq,), _participant_event_body, self.sim.page_size_for(25))
+            page = paginate(
+                request, events, lambda e: (e.seq,), _participant_event_body, self.sim.page_size_for(25)
+            )
         return _json(page)
 
     async def participants(self, request: Request) -> Response:
@@ -460,21 +546,26 @@ class SimulatorApp:
         with self.world.lock:
             bot = self.world.get_bot(request.path_params["bot_id"])
             people = [
-                p for p in self.world.participants_seen(bot, self.world.sync())
+                p
+                for p in self.world.participants_seen(bot, self.world.sync())
                 if (is_host is None or p.is_host == (is_host.lower() == "true"))
                 and (wanted_id is None or p.id == wanted_id)
             ]
             order = {p.uuid: i for i, p in enumerate(people)}
-            page = paginate(request, people, lambda p: (order[p.uuid],), _participant_body,
-                            self.sim.page_size_for(25))
+            page = paginate(
+                request, people, lambda p: (order[p.uuid],), _participant_body, self.sim.page_size_for(25)
+            )
         return _json(page)
 
     async def transcript(self, request: Request) -> Response:
-        updated_after = _query_datetime(request, "updated_after", "Invalid updated_after format. Use ISO 8601 format")
+        updated_after = _query_datetime(
+            request, "updated_after", "Invalid updated_after format. Use ISO 8601 format"
+        )
         with self.world.lock:
             bot = self.world.get_bot(request.path_params["bot_id"])
             utterances = [
-                u for u in self.world.visible_utterances(bot, self.world.sync())
+                u
+                for u in self.world.visible_utterances(bot, self.world.sync())
                 if updated_after is None or u.created_at > updated_after
             ]
             utterances.sort(key=lambda u: u.start)
@@ -492,7 +583,8 @@ class SimulatorApp:
         with self.world.lock:
             bot = self.world.get_bot(request.path_params["bot_id"])
             lines = [
-                c for c in self.world.visible_chat(bot, self.world.sync())
+                c
+                for c in self.world.visible_chat(bot, self.world.sync())
                 if updated_after is None or c.at > updated_after
             ]
             order = {c.id: i for i, c in enumerate(lines)}
@@ -505,10 +597,11 @@ class SimulatorApp:
             data = await self._body(request)
             errors = {
                 name: ["This field is required."]
-                for name in ("client_id", "client_secret", "platform", "refresh_token") if not data.get(name)
+                for name in ("client_id", "client_secret", "platform", "refresh_token")
+                if not data.get(name)
             }
             if data.get("platform") and data["platform"] not in ("google", "microsoft"):
-                errors["platform"] = [f"\"{data['platform']}\" is not a valid choice."]
+                errors["platform"] = [f'"{data["platform"]}" is not a valid choice.']
             if errors:
                 raise SimError(400, errors)
             calendar = self.world.add_calendar(
@@ -521,9 +614,17 @@ class SimulatorApp:
         dedup = request.query_params.get("deduplication_key")
         with self.world.lock:
             self.world.sync()
-            found = [c for c in self.world.calendars.values() if dedup is None or c.deduplication_key == dedup]
-            page = paginate(request, found, lambda c: (c.seq,), lambda c: c.body(), self.sim.page_size_for(25),
-                            descending=True)
+            found = [
+                c for c in self.world.calendars.values() if dedup is None or c.deduplication_key == dedup
+            ]
+            page = paginate(
+                request,
+                found,
+                lambda c: (c.seq,),
+                lambda c: c.body(),
+                self.sim.page_size_for(25),
+                descending=True,
+            )
         return _json(page)
 
     async def calendar(self, request: Request) -> Response:
@@ -563,7 +664,8 @@ class SimulatorApp:
         with self.world.lock:
             self.world.sync()
             found = [
-                e for e in self.world.calendar_events.values()
+                e
+                for e in self.world.calendar_events.values()
                 if e.calendar.id in self.world.calendars
                 and (calendar_id is None or e.calendar.id == calendar_id)
                 and (calendar_key is None or e.calendar.deduplication_key == calendar_key)
@@ -572,8 +674,14 @@ class SimulatorApp:
                 and (bounds["end_time_lte"] is None or e.end_time <= bounds["end_time_lte"])
                 and (updated_gte is None or e.updated_at >= updated_gte)
             ]
-            page = paginate(request, found, key, self.world.event_body, self.sim.page_size_for(100),
-                            descending=ordering.startswith("-"))
+            page = paginate(
+                request,
+                found,
+                key,
+                self.world.event_body,
+                self.sim.page_size_for(100),
+                descending=ordering.startswith("-"),
+            )
         return _json(page)
 
     # -------------------------------------------------------------------------------- admin
@@ -675,4 +783,3 @@ class SimulatorApp:
             media_type="audio/wav",
             headers={"Content-Length": str(wav_size(seconds))},
         )
-

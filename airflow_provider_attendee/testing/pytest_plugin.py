@@ -45,7 +45,9 @@ def attendee_simulator_server() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 def attendee_simulator(
-    request: pytest.FixtureRequest, attendee_simulator_server: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    attendee_simulator_server: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> RunningSimulator:
     """A freshly reset simulator; ``AIRFLOW_CONN_ATTENDEE_DEFAULT`` points at it for this test."""
     marker = request.node.get_closest_marker("attendee_simulator")

@@ -61,7 +61,12 @@ def start_simulator(
 ) -> RunningSimulator:
     """Start a simulator over real HTTP in a background thread (port 0: a free port)."""
     simulator = AttendeeSimulator(
-        api_key=api_key, scenario=scenario, time_scale=time_scale, seed=seed, page_size=page_size, faults=faults
+        api_key=api_key,
+        scenario=scenario,
+        time_scale=time_scale,
+        seed=seed,
+        page_size=page_size,
+        faults=faults,
     )
     server = SimulatorServer(simulator, host=host, port=port).start()
     return RunningSimulator(simulator, server, SimulatorAdmin(server.url), api_key)

@@ -16,6 +16,9 @@ from airflow_provider_attendee.testing.scenario import Scenario, load_scenario
 from airflow_provider_attendee.testing.state import SimWorld
 
 DEFAULT_API_KEY = "sim-api-key"
+
+#: Callables given every API exchange of every simulator in this process (e.g. a contract checker).
+exchange_listeners: list[Callable[[Exchange], None]] = []
 _ID_IN_PATH = re.compile(r"/(bot|cal|evt|par|pe)_[A-Za-z0-9]+")
 
 
@@ -80,7 +83,6 @@ class AttendeeSimulator:
         self.post_rate_limit_per_minute = post_rate_limit_per_minute
         self.faults = FaultInjector(faults)
         self.counters = Counters()
-        self.recorder: Callable[[Exchange], None] | None = None
         self._post_times: deque[float] = deque()
         self._rate_lock = threading.Lock()
         self.reset(scenario=scenario, time_scale=time_scale, seed=seed)

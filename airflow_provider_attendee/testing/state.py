@@ -7,6 +7,7 @@ Rules follow openapi.yml and the real server's observed behaviour (BEHAVIOUR.md)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import itertools
@@ -97,7 +98,7 @@ def iso(value: datetime) -> str:
 
 
 def epoch_ms(value: datetime) -> int:
-    return int(round(value.timestamp() * 1000))
+    return round(value.timestamp() * 1000)
 
 
 @dataclass
@@ -311,10 +312,16 @@ class SimWorld:
     ) -> SimCalendar:
         with self.lock:
             now = self.sync()
-            if deduplication_key and any(c.deduplication_key == deduplication_key for c in self.calendars.values()):
+            if deduplication_key and any(
+                c.deduplication_key == deduplication_key for c in self.calendars.values()
+            ):
                 raise SimError(
                     400,
-                    {"deduplication_key": ["A calendar with this deduplication key already exists in this project."]},
+                    {
+                        "deduplication_key": [
+                            "A calendar with this deduplication key already exists in this project."
+                        ]
+                    },
                 )
             calendar = SimCalendar(
                 id=calendar_id or self.new_id("cal_"),
@@ -353,18 +360,18 @@ class SimWorld:
                 else:
                     self.schedule(
                         now + timedelta(minutes=spec.cancel_after_minutes),
-                        lambda at, eid=event.id: self._cancel_event(eid, at),
+                        functools.partial(self._cancel_event, event.id),
                     )
             if spec.reschedule is not None:
                 move = spec.reschedule
                 length = move.duration_minutes or spec.duration_minutes
                 self.schedule(
                     now + timedelta(minutes=move.after_minutes),
-                    lambda at, eid=event.id: self._reschedule_event(
-                        eid,
-                        at,
-                        now + timedelta(minutes=move.start_in_minutes),
-                        timedelta(minutes=length),
+                    functools.partial(
+                        self._reschedule_event,
+                        event.id,
+                        start=now + timedelta(minutes=move.start_in_minutes),
+                        length=timedelta(minutes=length),
                     ),
                 )
             return event
@@ -378,10 +385,11 @@ class SimWorld:
     def reschedule_calendar_event(self, event_id: str, start: datetime, end: datetime) -> SimCalendarEvent:
         with self.lock:
             now = self.sync()
-            self._reschedule_event(event_id, now, start, end - start)
+            self._reschedule_event(event_id, now, start=start, length=end - start)
             return self.calendar_events[event_id]
 
     def _cancel_event(self, event_id: str, at: datetime) -> None:
+        """Flag the event cancelled at ``at``; its still-scheduled bots are deleted, as on the server."""
         event = self.calendar_events.get(event_id)
         if event is None:
             raise SimError(404, {"error": "Calendar event not found"})
@@ -394,7 +402,7 @@ class SimWorld:
             if bot is not None and bot.state == "scheduled":  # a staged bot survives, as on the server
                 self._remove_bot(bot)
 
-    def _reschedule_event(self, event_id: str, at: datetime, start: datetime, length: timedelta) -> None:
+    def _reschedule_event(self, event_id: str, at: datetime, *, start: datetime, length: timedelta) -> None:
         event = self.calendar_events[event_id]
         if event.is_deleted:
             return
@@ -442,7 +450,9 @@ class SimWorld:
                 if event is None:
                     raise SimError(
                         400,
-                        {"error": f"Calendar event with id {calendar_event_id} does not exist in this project."},
+                        {
+                            "error": f"Calendar event with id {calendar_event_id} does not exist in this project."
+                        },
                     )
                 if not event.meeting_url:
                     raise SimError(400, {"meeting_url": ["This field may not be null."]})
@@ -450,7 +460,8 @@ class SimWorld:
                     raise SimError(400, {"join_at": ["join_at cannot be in the past"]})
                 meeting_url, join_at = event.meeting_url, event.start_time
             if deduplication_key and any(
-                b.deduplication_key == deduplication_key and b.state not in FINISHED for b in self.bots.values()
+                b.deduplication_key == deduplication_key and b.state not in FINISHED
+                for b in self.bots.values()
             ):
                 raise SimError(
                     400,
@@ -524,7 +535,8 @@ class SimWorld:
             bot = self.get_bot(bot_id)
             if bot.state != "scheduled":
                 raise SimError(
-                    400, {"error": f"Bot is in state {bot.state} but can only be deleted when in scheduled state"}
+                    400,
+                    {"error": f"Bot is in state {bot.state} but can only be deleted when in scheduled state"},
                 )
             self._remove_bot(bot)
 
@@ -554,7 +566,9 @@ class SimWorld:
         with self.lock:
             bot = self.get_bot(bot_id)
             if bot.state not in ("ended", "fatal_error"):
-                raise SimError(400, {"error": "Bot is not in a state where the data deleted event can be created"})
+                raise SimError(
+                    400, {"error": "Bot is not in a state where the data deleted event can be created"}
+                )
             self._apply(bot, "data_deleted", self._now)
             return bot
 
@@ -649,7 +663,9 @@ class SimWorld:
         elif meeting.admission == "waiting_room":
             self._later(bot, arrive, "put_in_waiting_room")
             if meeting.admit_after_seconds is not None:
-                self._later(bot, arrive + timedelta(seconds=meeting.admit_after_seconds), "bot_joined_meeting")
+                self._later(
+                    bot, arrive + timedelta(seconds=meeting.admit_after_seconds), "bot_joined_meeting"
+                )
             else:
                 self._later(
                     bot,
@@ -698,7 +714,13 @@ class SimWorld:
                 observed.append((stop, stored(stop), person, "speech_stop", {}))
                 if speech.text:
                     bot.utterances.append(
-                        Utterance(person, start, int(speech.duration * 1000), speech.text, stop + TRANSCRIPTION_DELAY)
+                        Utterance(
+                            person,
+                            start,
+                            int(speech.duration * 1000),
+                            speech.text,
+                            stop + TRANSCRIPTION_DELAY,
+                        )
                     )
         observed.sort(key=lambda item: (item[1], item[0]))
         bot.observed = [
@@ -713,9 +735,9 @@ class SimWorld:
             bot.chat.append(ChatLine(self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text))
 
     def _refresh_transcription(self, bot: SimBot, now: datetime) -> None:
-        if bot.transcription_state == "not_started" and bot.state in JOINED | {"leaving", "post_processing"}:
-            if self.visible_utterances(bot, now):
-                bot.transcription_state = "in_progress"
+        active = bot.state in JOINED or bot.state in ("leaving", "post_processing")
+        if bot.transcription_state == "not_started" and active and self.visible_utterances(bot, now):
+            bot.transcription_state = "in_progress"
 
     # ------------------------------------------------------------------- what a bot observed
     def visible_events(self, bot: SimBot, now: datetime) -> list[ObservedEvent]:

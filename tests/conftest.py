@@ -1,0 +1,45 @@
+"""Shared test set-up: a throwaway AIRFLOW_HOME and the OpenAPI contract check of every API exchange."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+# Airflow reads its home at import: point it at a throwaway folder before anything imports airflow.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="attendee-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+from airflow_provider_attendee.testing import Exchange
+from airflow_provider_attendee.testing.simulator import exchange_listeners
+
+pytest_plugins: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "contract_exempt: the test sends requests that break the spec on purpose"
+    )
+
+
+@pytest.fixture(autouse=True)
+def openapi_contract(request: pytest.FixtureRequest) -> Iterator[list[Exchange]]:
+    """Validate every request and response the simulator handled during the test against openapi.yml."""
+    from tests import contract
+
+    if not contract.SPEC_PATH.exists():
+        pytest.fail(f"{contract.SPEC_PATH} is missing: clone the project beside ../shared, as CI does.")
+    seen: list[Exchange] = []
+    exchange_listeners.append(seen.append)
+    try:
+        yield seen
+    finally:
+        exchange_listeners.remove(seen.append)
+    if request.node.get_closest_marker("contract_exempt"):
+        return
+    problems = [problem for exchange in seen for problem in contract.check(exchange)]
+    if problems:
+        pytest.fail("OpenAPI contract violations:\n" + "\n".join(problems[:20]), pytrace=False)

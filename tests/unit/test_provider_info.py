@@ -1,0 +1,61 @@
+"""Registration with Airflow: entry point, provider info and the connection form metadata."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+from airflow_provider_attendee import __version__
+from airflow_provider_attendee.get_provider_info import get_provider_info
+
+
+def test_entry_point_is_registered():
+    (point,) = [
+        p
+        for p in entry_points(group="apache_airflow_provider")
+        if p.value.startswith("airflow_provider_attendee")
+    ]
+    assert point.load() is get_provider_info
+
+
+def test_provider_info_describes_the_connection_form():
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-attendee"
+    assert info["versions"] == [__version__]
+    (conn,) = info["connection-types"]
+    assert conn["connection-type"] == "attendee"
+    assert conn["hook-class-name"] == "airflow_provider_attendee.hooks.attendee.AttendeeHook"
+    behaviour = conn["ui-field-behaviour"]
+    assert behaviour["relabeling"] == {"host": "Attendee URL", "password": "API key"}
+    assert behaviour["placeholders"]["host"] == "https://app.attendee.dev"
+    assert {"schema", "login"} <= set(behaviour["hidden-fields"])
+    assert set(conn["conn-fields"]) == {
+        "timeout",
+        "max_retries",
+        "retry_backoff",
+        "max_retry_time",
+        "max_concurrency",
+    }
+
+
+def test_provider_info_module_imports_nothing_heavy():
+    code = "import sys, airflow_provider_attendee.get_provider_info as m; m.get_provider_info(); print('airflow' in sys.modules, 'httpx' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_airflow_cli_lists_provider_and_connection_type():
+    env = {**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR"}
+    airflow = [sys.executable, "-m", "airflow"]
+    providers = subprocess.run(
+        [*airflow, "providers", "list", "-o", "plain"], capture_output=True, text=True, env=env
+    )
+    assert "airflow-provider-attendee" in providers.stdout, providers.stderr[-2000:]
+    hooks = subprocess.run(
+        [*airflow, "providers", "hooks", "-o", "plain"], capture_output=True, text=True, env=env
+    )
+    assert "attendee" in hooks.stdout and "AttendeeHook" in hooks.stdout, hooks.stderr[-2000:]

@@ -270,17 +270,24 @@ class SimulatorApp:
             raise SimulatedConnectionReset()
         messages: list[Message] = []
         request_body = bytearray()
-
-        async def recording_receive() -> Message:
+        more = True
+        while more:  # read the whole request first, so that it can be recorded whatever the handler does
             message = await receive()
-            if message["type"] == "http.request":
-                request_body.extend(message.get("body", b""))
-            return message
+            request_body.extend(message.get("body", b""))
+            more = message.get("more_body", False) and message["type"] == "http.request"
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(request_body), "more_body": False}
+            return await receive()
 
         async def capture(message: Message) -> None:
             messages.append(message)
 
-        await self.starlette(scope, recording_receive, capture)
+        await self.starlette(scope, replay, capture)
         start = messages[0]
         body = b"".join(m.get("body", b"") for m in messages[1:])
         sim.counters.statuses[str(start["status"])] += 1

@@ -1,0 +1,282 @@
+"""The simulator's bot rules over real HTTP, through the hook: state machine, dedup, leave/delete/patch."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from airflow_provider_attendee.exceptions import (
+    AttendeeAuthenticationError,
+    AttendeeDeduplicationKeyInUseError,
+    AttendeeInvalidRequestError,
+    AttendeeInvalidStateError,
+    AttendeeNotFoundError,
+)
+from airflow_provider_attendee.hooks.attendee import AttendeeHook
+from airflow_provider_attendee.models import BotState
+
+MEET = "https://meet.google.com/abc-defg-hij"
+SHORT_MEETING = {
+    "meetings": [
+        {
+            "meeting_url": "https://zoom.us/j/111",
+            "join_delay_seconds": 5,
+            "ends_after_seconds": 120,
+            "participants": [
+                {
+                    "name": "Ann",
+                    "is_host": True,
+                    "presence": [{"join": 0, "leave": 100}],
+                    "speech": [{"at": 10, "duration": 5, "text": "Hello there."}],
+                },
+                {
+                    "name": "Bo",
+                    "presence": [{"join": 30, "leave": 90}],
+                    "speech": [{"at": 40, "duration": 10, "text": "Hi Ann."}],
+                },
+            ],
+        },
+        {
+            "meeting_url": "https://zoom.us/j/222",
+            "admission": "waiting_room",
+            "waiting_room_timeout_seconds": 60,
+        },
+        {"meeting_url": "https://zoom.us/j/333", "admission": "denied"},
+        {
+            "meeting_url": "https://zoom.us/j/444",
+            "admission": "waiting_room",
+            "admit_after_seconds": 20,
+            "participants": [{"name": "Cy", "is_host": True}],
+        },
+    ]
+}
+
+
+def in_future(minutes: float) -> str:
+    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def hook(attendee_simulator):
+    attendee_simulator.admin.add_scenario(SHORT_MEETING)
+    return AttendeeHook()
+
+
+def event_types(bot):
+    return [e.type for e in bot.events]
+
+
+def test_ad_hoc_bot_full_life(hook, attendee_simulator):
+    admin = attendee_simulator.admin
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    assert bot.state is BotState.JOINING
+    assert event_types(bot) == ["join_requested"]
+    admin.advance(5)
+    assert hook.get_bot(bot.id).state is BotState.JOINED_NOT_RECORDING
+    admin.advance(1)
+    bot = hook.get_bot(bot.id)
+    assert bot.state is BotState.JOINED_RECORDING and bot.recording_state == "in_progress"
+    assert bot.transcription_state == "not_started"  # nothing said yet
+    admin.advance(20)
+    assert hook.get_bot(bot.id).transcription_state == "in_progress"
+    admin.advance(100)  # the meeting ends 120 s after admission
+    bot = hook.get_bot(bot.id)
+    assert bot.state is BotState.POST_PROCESSING
+    admin.advance(5)
+    bot = hook.get_bot(bot.id)
+    assert bot.state is BotState.ENDED
+    assert event_types(bot) == [
+        "join_requested",
+        "bot_joined_meeting",
+        "bot_recording_permission_granted",
+        "meeting_ended",
+        "post_processing_completed",
+    ]
+    assert bot.transcription_state == "complete" and bot.recording_state == "complete"
+    assert [u.text for u in hook.get_transcript(bot.id)] == ["Hello there.", "Hi Ann."]
+
+
+def test_leave_then_ended_and_leave_rules(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    attendee_simulator.admin.advance(50)
+    left = hook.leave_bot(bot.id)
+    assert left.state is BotState.LEAVING
+    assert left.events[-1].type == "leave_requested" and left.events[-1].sub_type == "user_requested"
+    with pytest.raises(AttendeeInvalidStateError, match="not allowed when bot is in state leaving"):
+        hook.leave_bot(bot.id)
+    attendee_simulator.admin.advance(2)
+    assert hook.get_bot(bot.id).state is BotState.POST_PROCESSING
+    attendee_simulator.admin.advance(5)
+    ended = hook.get_bot(bot.id)
+    assert ended.state is BotState.ENDED
+    assert event_types(ended)[-3:] == ["leave_requested", "bot_left_meeting", "post_processing_completed"]
+    # Only what happened before the bot left was observed: Bo's leave at 90 s is not there.
+    kinds = [(e.participant_name, e.event_type) for e in hook.list_participant_events(bot.id)]
+    assert ("Bo", "leave") not in kinds and ("Bo", "join") in kinds
+    assert [u.text for u in hook.get_transcript(bot.id)] == ["Hello there.", "Hi Ann."]
+
+
+def test_scheduled_bot_stages_then_joins(hook, attendee_simulator):
+    join_at = datetime.fromisoformat(attendee_simulator.admin.now().replace("Z", "+00:00")) + timedelta(
+        minutes=10
+    )
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", join_at=join_at)
+    assert bot.state is BotState.SCHEDULED and bot.events == [] and bot.join_at == join_at
+    attendee_simulator.admin.advance(minutes=4)
+    assert hook.get_bot(bot.id).state is BotState.SCHEDULED
+    attendee_simulator.admin.advance(minutes=1.5)
+    assert hook.get_bot(bot.id).state is BotState.STAGED
+    with pytest.raises(AttendeeInvalidStateError, match="only be updated when in the scheduled state"):
+        hook.update_bot(bot.id, join_at=join_at + timedelta(hours=1))
+    assert hook.update_bot(bot.id, metadata={"k": "v"}).metadata == {"k": "v"}  # metadata: any state
+    with pytest.raises(AttendeeInvalidStateError, match="can only be deleted when in scheduled state"):
+        hook.delete_bot(bot.id)
+    attendee_simulator.admin.advance(minutes=5)
+    assert hook.get_bot(bot.id).state is BotState.JOINED_RECORDING
+
+
+def test_reschedule_and_unschedule(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", join_at=in_future(30))
+    moved = hook.update_bot(bot.id, join_at=in_future(90))
+    assert moved.join_at > bot.join_at
+    attendee_simulator.admin.advance(minutes=60)
+    assert hook.get_bot(bot.id).state is BotState.SCHEDULED  # the old time no longer applies
+    hook.delete_bot(bot.id)
+    with pytest.raises(AttendeeNotFoundError, match="Bot not found"):
+        hook.get_bot(bot.id)
+
+
+def test_waiting_room_timeout_and_denied(hook, attendee_simulator):
+    waiting = hook.create_bot("https://zoom.us/j/222", bot_name="Notes")
+    denied = hook.create_bot("https://zoom.us/j/333", bot_name="Notes")
+    attendee_simulator.admin.advance(5)
+    assert hook.get_bot(waiting.id).state is BotState.WAITING_ROOM
+    failed = hook.get_bot(denied.id)
+    assert failed.state is BotState.FATAL_ERROR
+    assert (failed.events[-1].type, failed.events[-1].sub_type) == (
+        "could_not_join_meeting",
+        "request_to_join_denied",
+    )
+    attendee_simulator.admin.advance(60)
+    timed_out = hook.get_bot(waiting.id)
+    assert timed_out.state is BotState.FATAL_ERROR
+    assert timed_out.events[-1].sub_type == "waiting_room_timeout_exceeded"
+    assert timed_out.recording_state == "not_started"
+    with pytest.raises(AttendeeNotFoundError, match="No recording file found"):
+        hook.get_recording(waiting.id)
+
+
+def test_waiting_room_then_admitted(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/444", bot_name="Notes")
+    attendee_simulator.admin.advance(6)
+    assert hook.get_bot(bot.id).state is BotState.WAITING_ROOM
+    attendee_simulator.admin.advance(25)
+    assert hook.get_bot(bot.id).state is BotState.JOINED_RECORDING
+
+
+def test_deduplication_key_rule(hook, attendee_simulator):
+    first = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", deduplication_key="meeting-42")
+    with pytest.raises(AttendeeDeduplicationKeyInUseError):
+        hook.create_bot("https://zoom.us/j/111", bot_name="Notes", deduplication_key="meeting-42")
+    (found,) = hook.list_bots(deduplication_key="meeting-42")
+    assert found.id == first.id
+    attendee_simulator.admin.advance(300)  # the meeting ends; the bot finishes
+    assert hook.get_bot(first.id).state is BotState.ENDED
+    again = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", deduplication_key="meeting-42")
+    assert again.id != first.id
+    assert attendee_simulator.admin.counters()["bots_created_by_dedup_key"] == {"meeting-42": 2}
+
+
+def test_delete_data(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    with pytest.raises(AttendeeInvalidStateError, match="data deleted event"):
+        hook.delete_bot_data(bot.id)
+    attendee_simulator.admin.advance(300)
+    assert hook.get_recording(bot.id).url
+    deleted = hook.delete_bot_data(bot.id)
+    assert deleted.state is BotState.DATA_DELETED
+    assert hook.get_transcript(bot.id) == []
+    assert list(hook.list_participant_events(bot.id)) == []
+    with pytest.raises(AttendeeNotFoundError):
+        hook.get_recording(bot.id)
+
+
+def test_pause_and_resume_recording(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    with pytest.raises(AttendeeInvalidRequestError):
+        hook.pause_recording(bot.id)
+    attendee_simulator.admin.advance(10)
+    paused = hook.pause_recording(bot.id)
+    assert paused.state is BotState.JOINED_RECORDING_PAUSED and paused.recording_state == "paused"
+    resumed = hook.resume_recording(bot.id)
+    assert resumed.state is BotState.JOINED_RECORDING and resumed.recording_state == "in_progress"
+
+
+def test_admin_can_fail_a_bot(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    attendee_simulator.admin.fail_bot(bot.id, "bot_crashed")
+    failed = hook.get_bot(bot.id)
+    assert failed.state is BotState.FATAL_ERROR and failed.events[-1].sub_type == "bot_crashed"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "message"),
+    [
+        ({"meeting_url": "https://example.com/meeting"}, "meeting_url", "Invalid meeting URL"),
+        (
+            {"meeting_url": MEET, "join_at": "2001-01-01T00:00:00Z"},
+            "join_at",
+            "join_at cannot be in the past",
+        ),
+        ({"meeting_url": MEET, "colour": "red"}, "non_field_errors", "Unexpected field(s): colour"),
+        ({"calendar_event_id": "evt_missing"}, None, "Calendar event with id evt_missing does not exist"),
+    ],
+)
+def test_create_validation(hook, kwargs, field, message):
+    with pytest.raises(AttendeeInvalidRequestError) as info:
+        hook.create_bot(bot_name="Notes", **kwargs)
+    assert message in str(info.value)
+    if field:
+        assert field in info.value.field_errors
+
+
+@pytest.mark.contract_exempt  # sends requests without the required Authorization header on purpose
+def test_auth_errors(attendee_simulator, monkeypatch):
+    url = attendee_simulator.url
+    assert httpx.get(f"{url}/api/v1/bots").json() == {"detail": "Missing Authorization header"}
+    wrong_scheme = httpx.get(f"{url}/api/v1/bots", headers={"Authorization": "Bearer x"})
+    assert wrong_scheme.status_code == 401 and "Should have this format" in wrong_scheme.json()["detail"]
+    wrong_key = httpx.get(f"{url}/api/v1/bots", headers={"Authorization": "token nope"})
+    assert wrong_key.status_code == 401
+    assert wrong_key.json() == {"detail": "Invalid or disabled API key"}
+    assert wrong_key.headers["WWW-Authenticate"] == "Token"
+    unknown = httpx.get(f"{url}/api/v1/nothing-here/")
+    assert unknown.status_code == 404 and unknown.json() == {"error": "Not found"}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ATTENDEE_DEFAULT",
+        attendee_simulator.connection_json().replace(attendee_simulator.api_key, "wrong-key-123"),
+    )
+    with pytest.raises(AttendeeAuthenticationError, match="Invalid or disabled API key"):
+        AttendeeHook().get_bot("bot_x")
+    ok, message = AttendeeHook().test_connection()
+    assert not ok and "wrong-key-123" not in message
+
+
+def test_post_throttle(attendee_simulator):
+    attendee_simulator.simulator.post_rate_limit_per_minute = 2
+    try:
+        hook = AttendeeHook()
+        headers = {"Authorization": f"Token {attendee_simulator.api_key}", "Content-Type": "application/json"}
+        for _ in range(2):
+            hook.create_bot(MEET, bot_name="Notes")
+        response = httpx.post(
+            f"{attendee_simulator.url}/api/v1/bots",
+            headers=headers,
+            json={"meeting_url": MEET, "bot_name": "x"},
+        )
+        assert response.status_code == 429 and response.headers["Retry-After"] == "60"
+        assert httpx.get(f"{attendee_simulator.url}/api/v1/bots", headers=headers).status_code == 200
+    finally:
+        attendee_simulator.simulator.post_rate_limit_per_minute = 3000

@@ -134,13 +134,22 @@ class AttendeeHook(BaseHook):
         """The connection's settings, resolved with ``aget_connection`` (safe inside an event loop)."""
         if self._async_settings is None:
             try:
-                conn = await self.aget_connection(self.attendee_conn_id)
+                conn = await self._aget_connection_compat()
             except AttendeeError:
                 raise
             except Exception as err:
                 raise self._lookup_error(err) from None
             self._async_settings = self._settings_for(conn, self.attendee_conn_id)
         return self._async_settings
+
+    async def _aget_connection_compat(self) -> Any:
+        try:
+            return await self.aget_connection(self.attendee_conn_id)
+        except ImportError:
+            # Airflow 3.1.0's aget_connection imports the supervisor channel even when no supervisor runs
+            # (tests, scripts). Without a supervisor the sync lookup only reads the secrets backends (env
+            # vars, metastore), so running it in a worker thread keeps the event loop free.
+            return await asyncio.to_thread(self.get_connection, self.attendee_conn_id)
 
     @cached_property
     def client(self) -> httpx.Client:

@@ -104,10 +104,20 @@ def test_async_hooks_of_one_connection_share_one_client(api):
 
 
 def test_async_uses_aget_connection(api, monkeypatch):
+    from airflow.sdk import Connection
+
     api.get("/bots/bot_1").respond(200, json=bot())
+    looked_up: list[str] = []
+
+    async def aget_connection(cls, conn_id):
+        looked_up.append(conn_id)
+        return Connection(conn_id=conn_id, conn_type="attendee", host="attendee.test", password=SECRET)
 
     def forbidden(*args, **kwargs):
         raise AssertionError("sync get_connection called inside the event loop")
 
+    monkeypatch.setattr(AttendeeHook, "aget_connection", classmethod(aget_connection))
     monkeypatch.setattr(AttendeeHook, "get_connection", classmethod(forbidden))
-    assert asyncio.run(AttendeeHook().aget_bot("bot_1")).id == "bot_1"
+    hook = AttendeeHook()
+    assert asyncio.run(hook.aget_bot("bot_1")).id == "bot_1"
+    assert looked_up == ["attendee_default"]

@@ -65,6 +65,13 @@ class ClientSettings:
     retry_backoff: float = 1.0
     max_retry_time: float = 120.0
     max_concurrency: int = 8
+    project_id: str | None = None
+
+    def bot_url(self, bot_id: str) -> str:
+        """The bot's page in the Attendee dashboard (needs the connection's ``project_id`` extra)."""
+        if self.project_id:
+            return f"{self.base_url}/projects/{quote(self.project_id, safe='')}/bots/{quote(bot_id, safe='')}"
+        return f"{self.base_url}{API_PREFIX}/bots/{quote(bot_id, safe='')}"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -145,6 +152,7 @@ def settings_from_connection(
         retry_backoff=_number(extra, "retry_backoff", 1.0, conn_id, minimum=0),
         max_retry_time=_number(extra, "max_retry_time", 120.0, conn_id, minimum=0),
         max_concurrency=int(_number(extra, "max_concurrency", 8, conn_id, minimum=1)),
+        project_id=str(extra["project_id"]) if extra.get("project_id") else None,
     )
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow.exceptions import AirflowException
+try:  # Airflow 3.2+: the task SDK owns the task-facing exceptions
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef, assignment, unused-ignore]
 
 _MAX_BODY_CHARS = 500
 
@@ -79,6 +82,25 @@ class AttendeeRateLimitError(AttendeeAPIError):
 
 class AttendeeServerError(AttendeeAPIError):
     """5xx: the Attendee server failed; usually transient."""
+
+
+class AttendeeBotFailedError(AttendeeError, AirflowFailException):
+    """The bot reached a state where the awaited condition can never be met (fatal_error, ended...).
+
+    Fails the task without retries: waiting again cannot change a finished bot.
+    """
+
+
+class AttendeeTranscriptNotReadyError(AttendeeError):
+    """The transcript is not complete yet (retry later, or allow an incomplete transcript)."""
+
+
+class AttendeeDestinationError(AttendeeError):
+    """A result could not be written to the destination (not writable, unknown scheme, size mismatch)."""
+
+
+class AttendeeCalendarSyncError(AttendeeError):
+    """Some calendar events could not be reconciled; the others were."""
 
 
 def describe_error_body(body: bytes, content_type: str) -> tuple[str, dict[str, list[str]]]:

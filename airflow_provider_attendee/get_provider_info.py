@@ -33,6 +33,26 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_attendee.hooks.attendee"],
             }
         ],
+        "extra-links": ["airflow_provider_attendee.links.AttendeeBotLink"],
+        "operators": [
+            {
+                "integration-name": "Attendee",
+                "python-modules": [
+                    "airflow_provider_attendee.operators.bots",
+                    "airflow_provider_attendee.operators.calendar",
+                    "airflow_provider_attendee.operators.outputs",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "Attendee", "python-modules": ["airflow_provider_attendee.sensors.attendee"]}
+        ],
+        "triggers": [
+            {
+                "integration-name": "Attendee",
+                "python-modules": ["airflow_provider_attendee.triggers.attendee"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "attendee",
@@ -56,6 +76,11 @@ def get_provider_info() -> dict[str, Any]:
                     "max_retry_time": {
                         "label": "Max total retry time (seconds)",
                         "schema": {"type": ["number", "null"], "default": 120, "minimum": 0},
+                    },
+                    "project_id": {
+                        "label": "Project id",
+                        "description": "Attendee project (proj_...), for links to bots in the dashboard.",
+                        "schema": {"type": ["string", "null"]},
                     },
                     "max_concurrency": {
                         "label": "Max concurrent requests",

@@ -132,6 +132,8 @@ class AttendeeHook(BaseHook):
 
     async def aget_settings(self) -> ClientSettings:
         """The connection's settings, resolved with ``aget_connection`` (safe inside an event loop)."""
+        if self._async_settings is None and "settings" in self.__dict__:
+            self._async_settings = self.settings  # already resolved synchronously (e.g. in a worker)
         if self._async_settings is None:
             try:
                 conn = await self._aget_connection_compat()

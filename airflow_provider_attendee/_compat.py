@@ -1,0 +1,16 @@
+"""Imports that moved between the Airflow 3 versions this provider supports (3.1 to 3.3)."""
+
+from __future__ import annotations
+
+try:  # Airflow 3.2+
+    from airflow.sdk import conf
+except ImportError:  # Airflow 3.1
+    from airflow.configuration import conf  # type: ignore[no-redef, assignment, unused-ignore]
+
+
+def default_deferrable() -> bool:
+    """Airflow's ``[operators] default_deferrable`` setting."""
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+__all__ = ["conf", "default_deferrable"]

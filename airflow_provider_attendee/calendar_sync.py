@@ -1,0 +1,202 @@
+"""Calendar-to-bot reconciliation: which bots to create and delete for a set of calendar events.
+
+Pure planning (no I/O): :func:`plan` turns calendar events and a selection into actions, and
+:func:`execute_plan` runs them concurrently with a bounded limit on the async hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_attendee.exceptions import (
+    AttendeeConfigurationError,
+    AttendeeDeduplicationKeyInUseError,
+    AttendeeError,
+    AttendeeNotFoundError,
+)
+from airflow_provider_attendee.models import TERMINAL_STATES, Bot, BotState, CalendarEvent
+
+EventFilter = Callable[[CalendarEvent], bool]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which calendar events get a bot: built-in rules plus an optional callable."""
+
+    skip_name_regex: str | None = None
+    min_attendees: int = 0
+    attendee_domains: tuple[str, ...] = ()
+    event_filter: EventFilter | None = None
+
+    def __post_init__(self) -> None:
+        if self.skip_name_regex:
+            try:
+                re.compile(self.skip_name_regex)
+            except re.error as err:
+                raise AttendeeConfigurationError(
+                    f"skip_name_regex {self.skip_name_regex!r} is not a valid regular expression: {err}"
+                ) from None
+        if self.min_attendees < 0:
+            raise AttendeeConfigurationError(f"min_attendees must be >= 0, got {self.min_attendees}.")
+
+    def reason_to_skip(self, event: CalendarEvent) -> str | None:
+        """Why the event gets no bot, or None when it passes the selection."""
+        if self.skip_name_regex and re.search(self.skip_name_regex, event.name or "", re.IGNORECASE):
+            return "name matches skip_name_regex"
+        attendees = event.attendees or []
+        if len(attendees) < self.min_attendees:
+            return f"{len(attendees)} attendees < min_attendees {self.min_attendees}"
+        if self.attendee_domains:
+            domains = {d.lower().lstrip("@") for d in self.attendee_domains}
+            if not any((a.email or "").lower().rpartition("@")[2] in domains for a in attendees):
+                return "no attendee from attendee_domains"
+        if self.event_filter is not None and not self.event_filter(event):
+            return "event_filter returned False"
+        return None
+
+
+@dataclass
+class Plan:
+    """What a reconciliation will do: creates (event ids), deletes (bot ids), and skips with reasons."""
+
+    create: list[CalendarEvent] = field(default_factory=list)
+    delete: list[tuple[CalendarEvent, Bot, str]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    events_seen: int = 0
+
+
+def live_bots(event: CalendarEvent) -> list[Bot]:
+    return [bot for bot in event.bots if bot.state not in TERMINAL_STATES]
+
+
+def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
+    """Decide per event: create a bot, delete its scheduled bots, or leave it alone (with why)."""
+    result = Plan()
+    for event in events:
+        result.events_seen += 1
+        live = live_bots(event)
+        reason: str | None
+        if event.is_deleted:
+            reason = "cancelled"
+        elif not event.meeting_url:
+            reason = "no meeting URL"
+        else:
+            reason = selection.reason_to_skip(event)
+        if reason is None:
+            if live:
+                result.skipped[event.id] = f"has live bot {live[0].id}"
+            else:
+                result.create.append(event)
+            continue
+        removable = [bot for bot in live if bot.state is BotState.SCHEDULED]
+        for bot in removable:
+            result.delete.append((event, bot, reason))
+        unremovable = [bot for bot in live if bot.state is not BotState.SCHEDULED]
+        if unremovable:
+            reason += f"; bot {unremovable[0].id} is {unremovable[0].state.value} and cannot be deleted"
+        if not removable:
+            result.skipped[event.id] = reason
+    return result
+
+
+def render_template(template: str, event: CalendarEvent) -> str:
+    """Fill ``{event_name}``-style fields from a calendar event (unknown fields stay as written)."""
+    values = {
+        "event_id": event.id,
+        "event_name": event.name or "",
+        "calendar_id": event.calendar_id,
+        "meeting_url": event.meeting_url or "",
+        "start_time": event.start_time.isoformat(),
+        "end_time": event.end_time.isoformat(),
+    }
+
+    class Keep(dict[str, str]):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    return template.format_map(Keep(values))
+
+
+@dataclass
+class Outcome:
+    created: list[dict[str, str]] = field(default_factory=list)
+    cancelled: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    already_had_bot: list[str] = field(default_factory=list)
+
+
+async def execute_plan(
+    hook: Any,
+    actions: Plan,
+    *,
+    key_prefix: str,
+    bot_name: str,
+    metadata: Mapping[str, str] | None,
+    bot_settings: Mapping[str, Any] | None,
+    max_concurrency: int,
+) -> Outcome:
+    """Run the plan's creates and deletes concurrently (at most ``max_concurrency`` at a time).
+
+    Every action is attempted; failures are collected, not raised.
+    """
+    outcome = Outcome()
+    limit = asyncio.Semaphore(max_concurrency)
+
+    async def create(event: CalendarEvent) -> None:
+        async with limit:
+            try:
+                bot = await hook.acreate_bot(
+                    calendar_event_id=event.id,
+                    bot_name=render_template(bot_name, event),
+                    deduplication_key=f"{key_prefix}{event.id}",
+                    metadata={k: render_template(v, event) for k, v in (metadata or {}).items()} or None,
+                    **(bot_settings or {}),
+                )
+                outcome.created.append({"event_id": event.id, "bot_id": bot.id})
+            except AttendeeDeduplicationKeyInUseError:
+                outcome.already_had_bot.append(event.id)  # created concurrently or by an earlier attempt
+            except AttendeeError as err:
+                outcome.failed.append({"event_id": event.id, "action": "create", "error": str(err)})
+
+    async def delete(event: CalendarEvent, bot: Bot, reason: str) -> None:
+        async with limit:
+            try:
+                await hook.adelete_bot(bot.id)
+                outcome.cancelled.append({"event_id": event.id, "bot_id": bot.id, "reason": reason})
+            except AttendeeNotFoundError:
+                outcome.cancelled.append(
+                    {"event_id": event.id, "bot_id": bot.id, "reason": reason + " (already gone)"}
+                )
+            except AttendeeError as err:  # e.g. the bot was staged meanwhile and can no longer be deleted
+                outcome.failed.append({"event_id": event.id, "action": "delete", "error": str(err)})
+
+    await asyncio.gather(*(create(e) for e in actions.create), *(delete(*d) for d in actions.delete))
+    for bucket in (outcome.created, outcome.cancelled, outcome.failed):
+        bucket.sort(key=lambda item: item["event_id"])
+    outcome.already_had_bot.sort()
+    return outcome
+
+
+def summarise(actions: Plan, outcome: Outcome, window: Sequence[str]) -> dict[str, Any]:
+    """The operator's XCom: counts and ids (small, JSON-serialisable)."""
+    skipped = dict(actions.skipped)
+    for event_id in outcome.already_had_bot:
+        skipped[event_id] = "bot already exists (deduplication key in use)"
+    return {
+        "window": list(window),
+        "events_seen": actions.events_seen,
+        "counts": {
+            "created": len(outcome.created),
+            "skipped": len(skipped),
+            "cancelled": len(outcome.cancelled),
+            "failed": len(outcome.failed),
+        },
+        "created": outcome.created,
+        "cancelled": outcome.cancelled,
+        "failed": outcome.failed,
+        "skipped": skipped,
+    }

@@ -1,0 +1,112 @@
+"""What every Attendee operator shares: the hook, the bot link, and waiting for a bot state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+
+from airflow_provider_attendee._compat import default_deferrable
+from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
+from airflow_provider_attendee.hooks.attendee import AttendeeHook
+from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
+from airflow_provider_attendee.sensors.attendee import resolve_states
+from airflow_provider_attendee.triggers.attendee import (
+    AttendeeBotStateTrigger,
+    bot_summary,
+    evaluate_bot_state,
+)
+
+try:
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef, attr-defined, unused-ignore]
+
+
+class AttendeeBaseOperator(BaseOperator):
+    """Base of the Attendee operators (hook, bot link, optional wait for a bot state)."""
+
+    operator_extra_links = (AttendeeBotLink(),)
+    ui_color = "#d9ecff"
+
+    def __init__(
+        self,
+        *,
+        attendee_conn_id: str = AttendeeHook.default_conn_name,
+        deferrable: bool = default_deferrable(),
+        poll_interval: float = 30.0,
+        wait_timeout: float = 6 * 3600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.attendee_conn_id = attendee_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.wait_timeout = wait_timeout
+
+    @cached_property
+    def hook(self) -> AttendeeHook:
+        return AttendeeHook(self.attendee_conn_id)
+
+    def push_bot_link(self, context: Context, bot_id: str) -> None:
+        """Make the bot link available right away, also while the task is deferred or after it failed."""
+        context["ti"].xcom_push(key=BOT_URL_XCOM_KEY, value=self.hook.settings.bot_url(bot_id))
+
+    def wait_for_bot(
+        self,
+        context: Context,
+        bot_id: str,
+        target_states: Sequence[str],
+        failure_states: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Return once the bot is in a target state; defers (same trigger as the sensor) if deferrable."""
+        targets, failures = resolve_states(target_states, failure_states)
+        bot = self.hook.get_bot(bot_id)
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            verdict = evaluate_bot_state(bot, targets, failures)
+            if verdict is not None:
+                status, message = verdict
+                if status == "failure":
+                    raise AttendeeBotFailedError(message)
+                self.log.info(message)
+                return bot_summary(bot)
+            if self.deferrable:
+                self.defer(
+                    trigger=AttendeeBotStateTrigger(
+                        bot_id=bot_id,
+                        target_states=targets,
+                        failure_states=failures,
+                        attendee_conn_id=self.attendee_conn_id,
+                        poll_interval=self.poll_interval,
+                    ),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=self.wait_timeout),
+                )
+            if time.monotonic() >= deadline:
+                raise AirflowSensorTimeout(
+                    f"Bot {bot_id} is still {bot.state.value} after {self.wait_timeout:g}s waiting for "
+                    f"{', '.join(targets)}."
+                )
+            self.log.info("Bot %s is %s; waiting for %s", bot_id, bot.state.value, ", ".join(targets))
+            time.sleep(self.poll_interval)
+            bot = self.hook.get_bot(bot_id)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the bot-state trigger fired; the event carries the bot id and state."""
+        status = event.get("status")
+        if status == "failure":
+            raise AttendeeBotFailedError(event.get("message", "the bot failed"))
+        if status != "success":
+            raise AttendeeError(
+                f"Waiting for Attendee bot {event.get('bot_id')} failed: {event.get('message')}"
+            )
+        self.log.info(event.get("message"))
+        return self.result_from_event(event)
+
+    def result_from_event(self, event: dict[str, Any]) -> Any:
+        return event.get("bot_id")

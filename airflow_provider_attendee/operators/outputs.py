@@ -1,0 +1,249 @@
+"""Operators that fetch what a bot produced: transcript, recording, and the participant report."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from airflow.sdk import Context
+
+from airflow_provider_attendee import report_render, transcript_formats
+from airflow_provider_attendee.exceptions import (
+    AttendeeConfigurationError,
+    AttendeeDestinationError,
+    AttendeeNotFoundError,
+    AttendeeTranscriptNotReadyError,
+)
+from airflow_provider_attendee.models import Bot
+from airflow_provider_attendee.operators.base import AttendeeBaseOperator
+from airflow_provider_attendee.report import ReportBuilder
+from airflow_provider_attendee.storage import (
+    as_path,
+    atomic_open,
+    default_destination,
+    write_text,
+    write_with,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bot events that mark when the bot stopped observing the meeting.
+DEPARTURE_EVENTS = (
+    "leave_requested",
+    "meeting_ended",
+    "bot_left_meeting",
+    "fatal_error",
+    "could_not_join_meeting",
+)
+
+
+def meeting_window_ms(bot: Bot) -> tuple[int | None, int | None]:
+    """When the bot was in the meeting, from its events (epoch ms): joined, and left or meeting ended."""
+    start = next((e for e in bot.events if e.type == "bot_joined_meeting"), None)
+    end = next((e for e in bot.events if e.type in DEPARTURE_EVENTS), None)
+
+    def ms(event: Any) -> int | None:
+        return round(event.created_at.timestamp() * 1000) if event is not None else None
+
+    return ms(start), ms(end)
+
+
+class _OutputOperator(AttendeeBaseOperator):
+    """A bot's results written under ``destination`` (a folder; default under $AIRFLOW_HOME/attendee)."""
+
+    def __init__(self, *, bot_id: str, destination: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bot_id = bot_id
+        self.destination = destination
+
+    def folder(self, context: Context) -> Any:
+        if self.destination:
+            return as_path(self.destination)
+        ti = context["ti"]
+        return as_path(default_destination(ti.dag_id, ti.run_id, self.bot_id))
+
+
+class AttendeeTranscriptOperator(_OutputOperator):
+    """
+    Write a bot's transcript to ``destination``: ``transcript.json`` and optionally txt, vtt and srt.
+
+    Speaker names and timestamps are kept (offsets from the recording start). Fails with
+    ``AttendeeTranscriptNotReadyError`` while the transcript is not complete, unless ``allow_incomplete``.
+
+    :param bot_id: the bot (templated).
+    :param destination: folder as a path, a URL (``file://``, ``s3://conn@bucket/prefix``) or an
+        ObjectStoragePath (templated).
+    :param formats: any of json, txt, vtt, srt.
+    :return: ``{"bot_id", "paths": {format: path}, "utterances", "speakers"}``.
+    """
+
+    template_fields: Sequence[str] = ("bot_id", "destination", "formats")
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        destination: Any = None,
+        formats: Sequence[str] = ("json",),
+        allow_incomplete: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bot_id=bot_id, destination=destination, **kwargs)
+        self.formats = formats
+        self.allow_incomplete = allow_incomplete
+        self._check_formats()
+
+    def _check_formats(self) -> None:
+        unknown = [f for f in self.formats if f not in transcript_formats.FORMATS and "{{" not in str(f)]
+        if unknown:
+            raise AttendeeConfigurationError(
+                f"Unknown transcript format(s) {unknown}; use any of {', '.join(transcript_formats.FORMATS)}."
+            )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._check_formats()
+        self.push_bot_link(context, self.bot_id)
+        bot = self.hook.get_bot(self.bot_id)
+        if bot.transcription_state.value != "complete" and not self.allow_incomplete:
+            raise AttendeeTranscriptNotReadyError(
+                f"The transcript of bot {bot.id} is {bot.transcription_state.value} (bot {bot.state.value}), not "
+                "complete. Wait with AttendeeTranscriptReadySensor, or set allow_incomplete=True to take what "
+                "exists."
+            )
+        utterances = self.hook.get_transcript(self.bot_id)
+        origin = None
+        with contextlib.suppress(AttendeeNotFoundError):  # no recording: offsets from the first utterance
+            origin = self.hook.get_recording(self.bot_id).start_timestamp_ms
+        rows = transcript_formats.records(utterances, origin)
+        folder = self.folder(context)
+        paths = {}
+        for kind in dict.fromkeys(self.formats):
+            target = folder / f"transcript.{kind}"
+            write_text(target, transcript_formats.render(kind, rows))
+            paths[kind] = str(target)
+        speakers = sorted({row["speaker_name"] for row in rows})
+        self.log.info(
+            "Wrote %d utterances by %d speakers to %s", len(rows), len(speakers), ", ".join(paths.values())
+        )
+        return {"bot_id": bot.id, "paths": paths, "utterances": len(rows), "speakers": speakers}
+
+
+class AttendeeRecordingOperator(_OutputOperator):
+    """
+    Download a bot's recording to ``destination``, streaming in chunks (constant memory).
+
+    The byte count is checked against the server's Content-Length; nothing partial is left behind.
+
+    :param file_name: the file's name in the folder (default ``recording`` + the URL's extension).
+    :return: ``{"bot_id", "path", "bytes"}``.
+    """
+
+    template_fields: Sequence[str] = ("bot_id", "destination", "file_name")
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        destination: Any = None,
+        file_name: str | None = None,
+        chunk_size: int = 1 << 20,
+        download_timeout: float = 300.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bot_id=bot_id, destination=destination, **kwargs)
+        self.file_name = file_name
+        self.chunk_size = chunk_size
+        self.download_timeout = download_timeout
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.push_bot_link(context, self.bot_id)
+        recording = self.hook.get_recording(self.bot_id)
+        url = httpx.URL(recording.url)
+        suffix = url.path.rsplit(".", 1)[-1] if "." in url.path.rsplit("/", 1)[-1] else "mp4"
+        target = self.folder(context) / (self.file_name or f"recording.{suffix}")
+        written = 0
+        # A presigned URL: no Attendee credentials are sent to the storage host.
+        with httpx.stream("GET", url, timeout=self.download_timeout, follow_redirects=True) as response:
+            if response.status_code != 200:
+                raise AttendeeDestinationError(
+                    f"Downloading the recording of bot {self.bot_id} failed with HTTP {response.status_code} from "
+                    f"{url.host}. The link expires after 30 minutes: retry the task to get a fresh one."
+                )
+            expected = int(response.headers.get("content-length", -1))
+            next_log = 50 << 20
+            with atomic_open(target, "wb") as handle:
+                for chunk in response.iter_bytes(self.chunk_size):
+                    handle.write(chunk)
+                    written += len(chunk)
+                    if written >= next_log:
+                        self.log.info(
+                            "Downloaded %d MB of %s",
+                            written >> 20,
+                            f"{expected >> 20} MB" if expected >= 0 else "?",
+                        )
+                        next_log += 50 << 20
+                if expected >= 0 and written != expected:
+                    raise AttendeeDestinationError(
+                        f"The recording of bot {self.bot_id} was cut short: {written} of {expected} bytes. Retry."
+                    )
+        self.log.info("Saved the recording of bot %s to %s (%d bytes)", self.bot_id, target, written)
+        return {"bot_id": self.bot_id, "path": str(target), "bytes": written}
+
+
+class AttendeeParticipantReportOperator(_OutputOperator):
+    """
+    Attendance and speaking report of a meeting, from the bot's participant events.
+
+    Per participant: first join, last leave, time present, time speaking, share of talk time, speaking
+    turns; for the meeting: duration, peak concurrent participants and when, and the present-count
+    timeline. Written as ``report.json``, ``participants.csv``, ``report.md`` and, when matplotlib is
+    installed (``airflow-provider-attendee[report]``), ``report.png``.
+
+    :return: ``{"bot_id", "paths", "headline"}`` with the headline numbers.
+    """
+
+    template_fields: Sequence[str] = ("bot_id", "destination", "title")
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        destination: Any = None,
+        title: str | None = None,
+        chart: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bot_id=bot_id, destination=destination, **kwargs)
+        self.title = title
+        self.chart = chart
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.push_bot_link(context, self.bot_id)
+        bot = self.hook.get_bot(self.bot_id)
+        start, end = meeting_window_ms(bot)
+        builder = ReportBuilder(start, end, keep_intervals=self.chart)
+        builder.add_all(self.hook.list_participant_events(self.bot_id))
+        report = builder.finish()
+        folder = self.folder(context)
+        title = self.title or (bot.metadata or {}).get("event_name") or f"Meeting report for bot {bot.id}"
+        paths = {
+            "json": str(
+                write_text(folder / "report.json", report_render.to_json(report, {"bot_id": bot.id}))
+            ),
+            "csv": str(write_text(folder / "participants.csv", report_render.to_csv(report))),
+            "markdown": str(write_text(folder / "report.md", report_render.to_markdown(report, title))),
+        }
+        if self.chart:
+            writer = report_render.chart_writer(report, builder.intervals or {})
+            if writer is None:
+                self.log.info(
+                    "matplotlib is not installed: no chart (pip install 'airflow-provider-attendee[report]')"
+                )
+            else:
+                paths["chart"] = str(write_with(folder / "report.png", writer, ".png"))
+        headline = report.headline()
+        self.log.info("Report for bot %s: %s", bot.id, headline)
+        return {"bot_id": bot.id, "paths": paths, "headline": headline}

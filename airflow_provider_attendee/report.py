@@ -1,0 +1,285 @@
+"""Attendance and speaking report from participant events: one streaming pass, pure Python, no Airflow.
+
+Events may arrive out of timestamp order (the server returns them in storage order): a small reorder
+buffer (a heap holding ``reorder_window_ms`` of events) puts them back in order, so memory is bounded by
+the participants and the window, never by the number of events. The messy real cases are handled:
+a leave without a join (present since the meeting started), a join without a leave and a speech_start
+without a stop (closed at the meeting's end or the participant's leave), repeated joins, two people with
+the same display name (keyed by participant uuid), and events outside the meeting (clamped).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_attendee.presence import ParticipantEventLike
+
+DEFAULT_REORDER_WINDOW_MS = 5 * 60 * 1000
+MAX_TIMELINE_POINTS = 2000
+MAX_INTERVALS_PER_PERSON = 5000
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class _Person:
+    uuid: str
+    name: str
+    is_host: bool
+    first_join_ms: int | None = None
+    last_leave_ms: int | None = None
+    present_since: int | None = None
+    present_ms: int = 0
+    joins: int = 0
+    speaking_since: int | None = None
+    speaking_ms: int = 0
+    turns: int = 0
+
+
+@dataclass
+class ParticipantStats:
+    uuid: str
+    name: str
+    is_host: bool
+    first_join: str | None
+    last_leave: str | None
+    present_seconds: float
+    speaking_seconds: float
+    talk_share: float
+    speaking_turns: int
+    joins: int
+
+
+@dataclass
+class MeetingReport:
+    start: str | None
+    end: str | None
+    duration_seconds: float
+    participants: list[ParticipantStats]
+    peak_concurrent: int
+    peak_at: str | None
+    total_speaking_seconds: float
+    #: (ISO time, people present) at every change, downsampled to at most MAX_TIMELINE_POINTS
+    timeline: list[tuple[str, int]]
+    events_processed: int
+    anomalies: dict[str, int] = field(default_factory=dict)
+
+    def headline(self) -> dict[str, Any]:
+        """The few numbers worth an XCom: duration, attendance, peak, top speaker."""
+        top = max(self.participants, key=lambda p: p.speaking_seconds, default=None)
+        return {
+            "duration_seconds": self.duration_seconds,
+            "participants": len(self.participants),
+            "peak_concurrent": self.peak_concurrent,
+            "total_speaking_seconds": self.total_speaking_seconds,
+            "top_speaker": top.name if top and top.speaking_seconds else None,
+        }
+
+
+class ReportBuilder:
+    """Feed participant events in any order with :meth:`add`, then call :meth:`finish`.
+
+    :param meeting_start_ms: when the bot joined (epoch ms); default: the first event.
+    :param meeting_end_ms: when the bot left or the meeting ended; default: the last event.
+    """
+
+    def __init__(
+        self,
+        meeting_start_ms: int | None = None,
+        meeting_end_ms: int | None = None,
+        reorder_window_ms: int = DEFAULT_REORDER_WINDOW_MS,
+        keep_intervals: bool = False,
+    ) -> None:
+        self.start_ms = meeting_start_ms
+        #: per participant uuid, the (start_ms, end_ms) of presence and speech, for charts (opt-in)
+        self.intervals: dict[str, dict[str, list[tuple[int, int]]]] | None = {} if keep_intervals else None
+        self.end_ms = meeting_end_ms
+        self.window = reorder_window_ms
+        self._heap: list[tuple[int, int, str, str, str, str, bool]] = []
+        self._order = itertools.count()
+        self._newest = 0
+        self._clock: int | None = None  # timestamp of the last processed event
+        self._people: dict[str, _Person] = {}
+        self._present = 0
+        self._peak = 0
+        self._peak_at: int | None = None
+        self._timeline: list[tuple[int, int]] = []
+        self._processed = 0
+        self._last_ms: int | None = None
+        self.anomalies: dict[str, int] = {}
+
+    def _note(self, kind: str) -> None:
+        self.anomalies[kind] = self.anomalies.get(kind, 0) + 1
+
+    def add(self, event: ParticipantEventLike) -> None:
+        self.add_raw(
+            event.timestamp_ms,
+            event.id,
+            event.event_type,
+            event.participant_uuid,
+            event.participant_name,
+            event.participant_is_host,
+        )
+
+    def add_raw(self, ts: int, event_id: str, kind: str, uuid: str, name: str, is_host: bool) -> None:
+        """Add one event given as plain values (the fast path for large streams)."""
+        heapq.heappush(self._heap, (ts, next(self._order), event_id, kind, uuid, name, is_host))
+        if ts > self._newest:
+            self._newest = ts
+            horizon = ts - self.window
+            while self._heap and self._heap[0][0] <= horizon:
+                self._process(heapq.heappop(self._heap))
+
+    def add_all(self, events: Iterable[ParticipantEventLike]) -> ReportBuilder:
+        for event in events:
+            self.add(event)
+        return self
+
+    # ------------------------------------------------------------------------------- internals
+    def _person(self, uuid: str, name: str, is_host: bool) -> _Person:
+        person = self._people.get(uuid)
+        if person is None:
+            person = self._people[uuid] = _Person(uuid, name, is_host)
+        return person
+
+    def _set_present(self, delta: int, ts: int) -> None:
+        self._present += delta
+        self._timeline.append((ts, self._present))
+        if len(self._timeline) > 4 * MAX_TIMELINE_POINTS:  # keep memory bounded on very long meetings
+            self._timeline = self._timeline[::2]
+        if self._present > self._peak:
+            self._peak, self._peak_at = self._present, ts
+
+    def _start_presence(self, person: _Person, ts: int) -> None:
+        person.present_since = ts
+        person.joins += 1
+        if person.first_join_ms is None:
+            person.first_join_ms = ts
+        self._set_present(+1, ts)
+
+    def _keep(self, person: _Person, kind: str, start: int, end: int) -> None:
+        if self.intervals is not None:
+            spans = self.intervals.setdefault(person.uuid, {"present": [], "speaking": []})[kind]
+            if len(spans) < MAX_INTERVALS_PER_PERSON:
+                spans.append((start, end))
+
+    def _stop_speaking(self, person: _Person, ts: int) -> None:
+        if person.speaking_since is not None:
+            person.speaking_ms += max(0, ts - person.speaking_since)
+            self._keep(person, "speaking", person.speaking_since, ts)
+            person.speaking_since = None
+
+    def _stop_presence(self, person: _Person, ts: int) -> None:
+        self._stop_speaking(person, ts)
+        if person.present_since is not None:
+            person.present_ms += max(0, ts - person.present_since)
+            self._keep(person, "present", person.present_since, ts)
+            person.present_since = None
+            person.last_leave_ms = ts
+            self._set_present(-1, ts)
+
+    def _process(self, item: tuple[int, int, str, str, str, str, bool]) -> None:
+        ts, _, _, kind, uuid, name, is_host = item
+        if self.start_ms is None:
+            self.start_ms = ts
+        if self._clock is not None and ts < self._clock:
+            self._note("late_event")  # older than the reorder window allowed: clamp to keep totals sane
+            ts = self._clock
+        ts = max(ts, self.start_ms)
+        if self.end_ms is not None and ts > self.end_ms:
+            self._note("after_meeting_end")
+            ts = self.end_ms
+        self._clock = ts
+        self._last_ms = ts
+        self._processed += 1
+        person = self._person(uuid, name, is_host)
+        if kind == "join":
+            if person.present_since is not None:
+                self._note("repeated_join")
+                return
+            self._start_presence(person, ts)
+        elif kind == "leave":
+            if person.present_since is None:
+                if person.joins:
+                    self._note("repeated_leave")
+                    return
+                self._note("leave_without_join")  # was there before the bot: present since the start
+                self._start_presence(person, self.start_ms)
+            self._stop_presence(person, ts)
+        elif kind == "speech_start":
+            if person.present_since is None:
+                self._note("speech_while_absent")
+                self._start_presence(person, ts)
+            if person.speaking_since is None:
+                person.speaking_since = ts
+                person.turns += 1
+        elif kind == "speech_stop":
+            if person.speaking_since is None:
+                self._note("speech_stop_without_start")
+            else:
+                self._stop_speaking(person, ts)
+
+    def finish(self) -> MeetingReport:
+        """Flush the buffer, close open intervals at the meeting's end, and compute the report."""
+        while self._heap:
+            self._process(heapq.heappop(self._heap))
+        end = self.end_ms if self.end_ms is not None else self._last_ms
+        start = self.start_ms
+        for person in self._people.values():
+            if person.speaking_since is not None:
+                self._note("speech_without_stop")
+            if person.present_since is not None and end is not None:
+                self._note("join_without_leave")
+                self._stop_presence(person, max(end, person.present_since))
+        total_speaking = sum(p.speaking_ms for p in self._people.values())
+        people = sorted(self._people.values(), key=lambda p: (-p.speaking_ms, p.first_join_ms or 0, p.name))
+        stats = [
+            ParticipantStats(
+                uuid=p.uuid,
+                name=p.name,
+                is_host=p.is_host,
+                first_join=_iso(p.first_join_ms),
+                last_leave=_iso(p.last_leave_ms),
+                present_seconds=round(p.present_ms / 1000, 3),
+                speaking_seconds=round(p.speaking_ms / 1000, 3),
+                talk_share=round(p.speaking_ms / total_speaking, 4) if total_speaking else 0.0,
+                speaking_turns=p.turns,
+                joins=p.joins,
+            )
+            for p in people
+        ]
+        timeline = self._timeline
+        if len(timeline) > MAX_TIMELINE_POINTS:
+            step = len(timeline) / MAX_TIMELINE_POINTS
+            timeline = [timeline[int(i * step)] for i in range(MAX_TIMELINE_POINTS)] + [timeline[-1]]
+        duration = (end - start) / 1000 if start is not None and end is not None else 0.0
+        return MeetingReport(
+            start=_iso(start),
+            end=_iso(end),
+            duration_seconds=round(max(duration, 0.0), 3),
+            participants=stats,
+            peak_concurrent=self._peak,
+            peak_at=_iso(self._peak_at),
+            total_speaking_seconds=round(total_speaking / 1000, 3),
+            timeline=[(_iso(ts) or "", count) for ts, count in timeline],
+            events_processed=self._processed,
+            anomalies=dict(sorted(self.anomalies.items())),
+        )
+
+
+def build_report(
+    events: Iterable[ParticipantEventLike],
+    meeting_start_ms: int | None = None,
+    meeting_end_ms: int | None = None,
+) -> MeetingReport:
+    """One-call form of :class:`ReportBuilder`."""
+    return ReportBuilder(meeting_start_ms, meeting_end_ms).add_all(events).finish()

@@ -1,0 +1,105 @@
+"""Render a MeetingReport as JSON, CSV, Markdown and (with matplotlib) a PNG timeline chart."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_attendee.report import MeetingReport
+
+CSV_FIELDS = [
+    "name",
+    "uuid",
+    "is_host",
+    "first_join",
+    "last_leave",
+    "present_seconds",
+    "speaking_seconds",
+    "talk_share",
+    "speaking_turns",
+    "joins",
+]
+
+
+def _minutes(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def to_json(report: MeetingReport, extra: dict[str, Any] | None = None) -> str:
+    return json.dumps({**(extra or {}), **asdict(report)}, ensure_ascii=False, indent=1) + "\n"
+
+
+def to_csv(report: MeetingReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for person in report.participants:
+        writer.writerow(asdict(person))
+    return buffer.getvalue()
+
+
+def to_markdown(report: MeetingReport, title: str = "Meeting report") -> str:
+    lines = [
+        f"# {title}",
+        "",
+        f"- Duration: {_minutes(report.duration_seconds)} ({report.start} to {report.end})",
+        f"- Participants: {len(report.participants)}, at most {report.peak_concurrent} at once"
+        + (f" ({report.peak_at})" if report.peak_at else ""),
+        f"- Talk time: {_minutes(report.total_speaking_seconds)}",
+        "",
+        "| Participant | Present | Spoke | Share | Turns |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for p in report.participants:
+        host = " (host)" if p.is_host else ""
+        lines.append(
+            f"| {p.name}{host} | {_minutes(p.present_seconds)} | {_minutes(p.speaking_seconds)} | "
+            f"{p.talk_share:.0%} | {p.speaking_turns} |"
+        )
+    if report.anomalies:
+        lines += ["", "Data notes: " + ", ".join(f"{k} x{v}" for k, v in report.anomalies.items())]
+    return "\n".join(lines) + "\n"
+
+
+def chart_writer(report: MeetingReport, intervals: dict[str, dict[str, list[tuple[int, int]]]]) -> Any:
+    """A function writing the PNG chart to a local file, or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+
+    def write(path: str) -> None:
+        people = [p for p in report.participants if p.uuid in intervals]
+        fig, (ax_people, ax_count) = plt.subplots(
+            2,
+            1,
+            figsize=(10, 1.2 + 0.45 * max(len(people), 1) + 2),
+            height_ratios=[max(len(people), 1), 2],
+            sharex=True,
+        )
+        for row, person in enumerate(reversed(people)):
+            spans = intervals[person.uuid]
+            ax_people.broken_barh(
+                [(s / 1000, (e - s) / 1000) for s, e in spans["present"]], (row - 0.3, 0.6), color="#cfe2f3"
+            )
+            ax_people.broken_barh(
+                [(s / 1000, (e - s) / 1000) for s, e in spans["speaking"]], (row - 0.2, 0.4), color="#1f77b4"
+            )
+        ax_people.set_yticks(range(len(people)), [p.name for p in reversed(people)])
+        ax_people.set_title("Attendance (light) and speaking (dark)")
+        times = [datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t, _ in report.timeline]
+        ax_count.step(times, [c for _, c in report.timeline], where="post")
+        ax_count.set_ylabel("present")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+    return write

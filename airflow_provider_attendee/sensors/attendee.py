@@ -1,0 +1,283 @@
+"""Sensors that wait on Attendee bots: a state, a number of people present, a finished transcript.
+
+Each works in poke mode and deferrable mode (default from ``[operators] default_deferrable``). Deferrable
+sensors check once first, so a condition already met never defers, and pass their ``timeout`` to the
+deferral so a timeout raises ``AirflowSensorTimeout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, Context
+
+from airflow_provider_attendee._compat import default_deferrable
+from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
+from airflow_provider_attendee.hooks.attendee import AttendeeHook
+from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
+from airflow_provider_attendee.models import BotState
+from airflow_provider_attendee.presence import PresenceTracker, compile_name_pattern, validate_threshold
+from airflow_provider_attendee.triggers.attendee import (
+    AttendeeBotStateTrigger,
+    AttendeeParticipantCountTrigger,
+    AttendeePollingTrigger,
+    AttendeeTranscriptReadyTrigger,
+    bot_summary,
+    count_verdict,
+    evaluate_bot_state,
+    evaluate_transcript,
+)
+
+DEFAULT_FAILURE_STATES = ("fatal_error", "data_deleted", "ended")
+
+
+def resolve_states(
+    target_states: Sequence[str] | str, failure_states: Sequence[str] | str | None
+) -> tuple[list[str], list[str]]:
+    """Validate state names; default failures are fatal_error, data_deleted, and ended unless targeted."""
+    targets = [target_states] if isinstance(target_states, str) else list(target_states)
+    if not targets:
+        from airflow_provider_attendee.exceptions import AttendeeConfigurationError
+
+        raise AttendeeConfigurationError(
+            "target_states must name at least one bot state, e.g. joined_recording."
+        )
+    target = [BotState.parse(s).value for s in targets]
+    if failure_states is None:
+        failure = [s for s in DEFAULT_FAILURE_STATES if s not in target]
+    else:
+        failures = [failure_states] if isinstance(failure_states, str) else list(failure_states)
+        failure = [BotState.parse(s).value for s in failures if BotState.parse(s).value not in target]
+    return target, failure
+
+
+class AttendeeBaseSensor(BaseSensorOperator):
+    """Shared plumbing: the hook, the bot link, deferral with the sensor's timeout, event handling."""
+
+    operator_extra_links = (AttendeeBotLink(),)
+    ui_color = "#e8f4ff"
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        attendee_conn_id: str = AttendeeHook.default_conn_name,
+        deferrable: bool = default_deferrable(),
+        poke_interval: float = 30.0,
+        max_transient_errors: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.bot_id = bot_id
+        self.attendee_conn_id = attendee_conn_id
+        self.deferrable = deferrable
+        self.max_transient_errors = max_transient_errors
+
+    @cached_property
+    def hook(self) -> AttendeeHook:
+        return AttendeeHook(self.attendee_conn_id)
+
+    def _push_link(self, context: Context) -> None:
+        context["ti"].xcom_push(key=BOT_URL_XCOM_KEY, value=self.hook.settings.bot_url(self.bot_id))
+
+    def _trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "bot_id": self.bot_id,
+            "attendee_conn_id": self.attendee_conn_id,
+            "poll_interval": self.poke_interval,
+            "max_transient_errors": self.max_transient_errors,
+        }
+
+    def build_trigger(self) -> AttendeePollingTrigger:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> Any:
+        self._push_link(context)
+        if not self.deferrable:
+            return super().execute(context)
+        result = self.poke(context)  # checked once first: a met condition never defers
+        if result:
+            return self._result(context)
+        self.defer(
+            trigger=self.build_trigger(),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout)),
+        )
+
+    def _result(self, context: Context) -> Any:
+        return getattr(self, "_last_payload", None)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger fired: every fact needed is in ``event``."""
+        status = event.get("status")
+        if status == "success":
+            self.log.info(event.get("message", "condition met"))
+            return self._payload_result(event)
+        if status == "failure":
+            raise AttendeeBotFailedError(event.get("message", f"Bot {self.bot_id} failed."))
+        raise AttendeeError(
+            f"Waiting on Attendee bot {event.get('bot_id', self.bot_id)} failed: {event.get('message')}. "
+            "Check the connection and the bot id; the task may be retried."
+        )
+
+    def _payload_result(self, event: dict[str, Any]) -> Any:
+        return {k: event[k] for k in ("bot_id", "state") if k in event}
+
+
+class AttendeeBotStateSensor(AttendeeBaseSensor):
+    """
+    Wait until a bot is in one of ``target_states``.
+
+    :param bot_id: the bot (templated).
+    :param target_states: states that end the wait successfully, e.g. ``["joined_recording"]``.
+    :param failure_states: states that fail the task at once (default: fatal_error, data_deleted, and
+        ended when ended is not a target); the bot's last events are in the message.
+    """
+
+    template_fields: Sequence[str] = ("bot_id", "target_states", "failure_states")
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        target_states: Sequence[str] | str,
+        failure_states: Sequence[str] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bot_id=bot_id, **kwargs)
+        self.target_states = target_states
+        self.failure_states = failure_states
+        resolve_states(target_states, failure_states)  # fail at parse time on a typo
+
+    def poke(self, context: Context) -> bool:
+        target, failure = resolve_states(self.target_states, self.failure_states)
+        bot = self.hook.get_bot(self.bot_id)
+        verdict = evaluate_bot_state(bot, target, failure)
+        if verdict is None:
+            self.log.info("Bot %s is %s; waiting for %s", bot.id, bot.state.value, ", ".join(target))
+            return False
+        status, message = verdict
+        if status == "failure":
+            raise AttendeeBotFailedError(message)
+        self._last_payload = {"bot_id": bot.id, "state": bot.state.value}
+        return True
+
+    def build_trigger(self) -> AttendeePollingTrigger:
+        target, failure = resolve_states(self.target_states, self.failure_states)
+        return AttendeeBotStateTrigger(target_states=target, failure_states=failure, **self._trigger_kwargs())
+
+
+class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
+    """
+    Wait until the bot's transcript is complete (and its recording, with ``require_recording``).
+
+    Fails when the bot finished or failed without them.
+    """
+
+    template_fields: Sequence[str] = ("bot_id",)
+
+    def __init__(self, *, bot_id: str, require_recording: bool = False, **kwargs: Any) -> None:
+        super().__init__(bot_id=bot_id, **kwargs)
+        self.require_recording = require_recording
+
+    def poke(self, context: Context) -> bool:
+        bot = self.hook.get_bot(self.bot_id)
+        verdict = evaluate_transcript(bot, self.require_recording)
+        if verdict is None:
+            self.log.info(
+                "Bot %s: transcription %s, recording %s",
+                bot.id,
+                bot.transcription_state.value,
+                bot.recording_state.value,
+            )
+            return False
+        status, message = verdict
+        if status == "failure":
+            raise AttendeeBotFailedError(message)
+        self._last_payload = bot_summary(bot)
+        return True
+
+    def build_trigger(self) -> AttendeePollingTrigger:
+        return AttendeeTranscriptReadyTrigger(
+            require_recording=self.require_recording, **self._trigger_kwargs()
+        )
+
+    def _payload_result(self, event: dict[str, Any]) -> Any:
+        return {
+            k: event[k] for k in ("bot_id", "state", "transcription_state", "recording_state") if k in event
+        }
+
+
+class AttendeeParticipantCountSensor(AttendeeBaseSensor):
+    """
+    Wait until the number of people in the meeting satisfies ``comparison threshold``.
+
+    ``threshold=3, comparison=">="``: three people joined. ``threshold=1, comparison="<="``: the meeting is
+    (nearly) empty. The bot never counts; ``exclude_host`` leaves the host out and ``name_pattern`` (a
+    regex) counts only matching display names. Fails if the bot leaves the meeting first, unless zero
+    people satisfy the condition (the meeting is over, so it is empty).
+    """
+
+    template_fields: Sequence[str] = ("bot_id", "threshold", "comparison", "name_pattern")
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        threshold: int | str,
+        comparison: str = ">=",
+        exclude_host: bool = False,
+        name_pattern: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bot_id=bot_id, **kwargs)
+        self.threshold = threshold
+        self.comparison = comparison
+        self.exclude_host = exclude_host
+        self.name_pattern = name_pattern
+        if not any(marker in str(threshold) + str(name_pattern) for marker in ("{{", "{%")):
+            validate_threshold(threshold, comparison)
+            compile_name_pattern(name_pattern)
+        self._tracker: PresenceTracker | None = None
+
+    def _trigger(self) -> AttendeeParticipantCountTrigger:
+        threshold, comparison = validate_threshold(self.threshold, self.comparison)
+        return AttendeeParticipantCountTrigger(
+            threshold=threshold,
+            comparison=comparison,
+            exclude_host=self.exclude_host,
+            name_pattern=self.name_pattern,
+            presence=self._tracker.to_dict() if self._tracker else None,
+            **self._trigger_kwargs(),
+        )
+
+    def poke(self, context: Context) -> bool:
+        threshold, comparison = validate_threshold(self.threshold, self.comparison)
+        if self._tracker is None:
+            self._tracker = PresenceTracker(exclude_host=self.exclude_host, name_pattern=self.name_pattern)
+        bot = self.hook.get_bot(self.bot_id)
+        self._tracker.apply(self.hook.list_participant_events(self.bot_id, after=self._tracker.read_after()))
+        payload = count_verdict(bot, self._tracker, threshold, comparison)
+        if payload is None:
+            self.log.info(
+                "%d present (%s); waiting for %s %d",
+                self._tracker.count,
+                ", ".join(self._tracker.present_names) or "nobody",
+                comparison,
+                threshold,
+            )
+            return False
+        if payload["status"] == "failure":
+            raise AttendeeBotFailedError(payload["message"])
+        self.log.info(payload["message"])
+        self._last_payload = self._payload_result(payload)
+        return True
+
+    def build_trigger(self) -> AttendeePollingTrigger:
+        return self._trigger()
+
+    def _payload_result(self, event: dict[str, Any]) -> Any:
+        return {k: event[k] for k in ("bot_id", "count", "present", "state", "meeting_over") if k in event}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 try:  # Airflow 3.2+
-    from airflow.sdk import conf
+    from airflow.sdk import conf  # type: ignore[attr-defined, unused-ignore]
 except ImportError:  # Airflow 3.1
     from airflow.configuration import conf  # type: ignore[no-redef, assignment, unused-ignore]
 

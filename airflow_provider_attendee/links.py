@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperatorLink
 
 if TYPE_CHECKING:
-    from airflow.sdk.types import TaskInstanceKey
+    from airflow.sdk.types import TaskInstanceKey  # type: ignore[attr-defined, unused-ignore]
 
 BOT_URL_XCOM_KEY = "attendee_bot_url"
 

@@ -11,7 +11,6 @@ the same display name (keyed by participant uuid), and events outside the meetin
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,6 +21,8 @@ from airflow_provider_attendee.presence import ParticipantEventLike
 DEFAULT_REORDER_WINDOW_MS = 5 * 60 * 1000
 MAX_TIMELINE_POINTS = 2000
 MAX_INTERVALS_PER_PERSON = 5000
+#: At the same millisecond: join first, then a speech stop before a new start, leave last.
+KIND_ORDER = {"join": 0, "speech_stop": 1, "speech_start": 2, "leave": 3}
 
 
 def _iso(ms: int | None) -> str | None:
@@ -104,8 +105,9 @@ class ReportBuilder:
         self.intervals: dict[str, dict[str, list[tuple[int, int]]]] | None = {} if keep_intervals else None
         self.end_ms = meeting_end_ms
         self.window = reorder_window_ms
-        self._heap: list[tuple[int, int, str, str, str, str, bool]] = []
-        self._order = itertools.count()
+        self._heap: list[
+            tuple[int, int, str, str, str, str, bool]
+        ] = []  # (ts, rank, uuid, id, kind, name, host)
         self._newest = 0
         self._clock: int | None = None  # timestamp of the last processed event
         self._people: dict[str, _Person] = {}
@@ -132,7 +134,9 @@ class ReportBuilder:
 
     def add_raw(self, ts: int, event_id: str, kind: str, uuid: str, name: str, is_host: bool) -> None:
         """Add one event given as plain values (the fast path for large streams)."""
-        heapq.heappush(self._heap, (ts, next(self._order), event_id, kind, uuid, name, is_host))
+        # Same-time events are ordered by kind, then participant and id: the result never depends on
+        # the order in which the server returned them.
+        heapq.heappush(self._heap, (ts, KIND_ORDER.get(kind, 4), uuid, event_id, kind, name, is_host))
         if ts > self._newest:
             self._newest = ts
             horizon = ts - self.window
@@ -188,7 +192,7 @@ class ReportBuilder:
             self._set_present(-1, ts)
 
     def _process(self, item: tuple[int, int, str, str, str, str, bool]) -> None:
-        ts, _, _, kind, uuid, name, is_host = item
+        ts, _, uuid, _, kind, name, is_host = item
         if self.start_ms is None:
             self.start_ms = ts
         if self._clock is not None and ts < self._clock:

@@ -22,7 +22,7 @@ from airflow_provider_attendee.triggers.attendee import (
 )
 
 try:
-    from airflow.sdk.exceptions import AirflowSensorTimeout
+    from airflow.sdk.exceptions import AirflowSensorTimeout  # type: ignore[attr-defined, unused-ignore]
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef, attr-defined, unused-ignore]
 

@@ -37,7 +37,9 @@ def test_provider_info_describes_the_connection_form():
         "retry_backoff",
         "max_retry_time",
         "max_concurrency",
+        "project_id",
     }
+    assert info["extra-links"] == ["airflow_provider_attendee.links.AttendeeBotLink"]
 
 
 def test_provider_info_module_imports_nothing_heavy():

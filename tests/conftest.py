@@ -12,6 +12,10 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="attendee-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+EXAMPLE_DAGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example_dags")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", EXAMPLE_DAGS)
+# The example DAGs poll every 30 s in production; the simulated meetings here run 60x faster.
+os.environ.setdefault("ATTENDEE_EXAMPLE_POLL_SECONDS", "0.5")
 
 from airflow_provider_attendee.testing import Exchange
 from airflow_provider_attendee.testing.simulator import exchange_listeners

@@ -1,0 +1,140 @@
+"""
+One meeting, end to end.
+
+For the meeting URL given as a DAG param: create a bot, wait until it records, wait until enough people
+are present, wait until the meeting is (nearly) empty or a maximum duration passed, make the bot leave,
+wait until it ended (transcript and recording ready), then fetch the transcript, the recording and the
+participant report in parallel, and publish a short summary (log, XCom and a Markdown file).
+
+All waits are deferrable sensors: no worker slot is held while the meeting runs.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_attendee.operators.bots import AttendeeCreateBotOperator, AttendeeLeaveBotOperator
+from airflow_provider_attendee.operators.outputs import (
+    AttendeeParticipantReportOperator,
+    AttendeeRecordingOperator,
+    AttendeeTranscriptOperator,
+)
+from airflow_provider_attendee.sensors.attendee import AttendeeBotStateSensor, AttendeeParticipantCountSensor
+
+# Seconds between checks; the demo shortens it (its simulated meetings run 60x faster).
+POLL = float(os.environ.get("ATTENDEE_EXAMPLE_POLL_SECONDS", "30"))
+BOT_ID = "{{ ti.xcom_pull(task_ids='create_bot') }}"
+
+with DAG(
+    dag_id="attendee_meeting_pipeline",
+    description="Record a meeting and publish its transcript, recording and attendance report",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "pool": "attendee_api"},
+    params={
+        "meeting_url": Param(
+            "https://meet.google.com/abc-defg-hij", type="string", description="Meeting link"
+        ),
+        "bot_name": Param("Airflow Notetaker", type="string"),
+        "min_participants": Param(3, type="integer", minimum=1, description="Start condition"),
+        "max_duration_minutes": Param(
+            90, type="integer", minimum=1, description="Leave after this at the latest"
+        ),
+    },
+    tags=["attendee", "example"],
+    doc_md=__doc__,
+) as dag:
+    create_bot = AttendeeCreateBotOperator(
+        task_id="create_bot",
+        meeting_url="{{ params.meeting_url }}",
+        bot_name="{{ params.bot_name }}",
+        metadata={"dag_id": "{{ dag.dag_id }}", "run_id": "{{ run_id }}"},
+    )
+    wait_recording = AttendeeBotStateSensor(
+        task_id="wait_recording",
+        bot_id=BOT_ID,
+        target_states=["joined_recording"],
+        deferrable=True,
+        poke_interval=POLL,
+        timeout=3600,
+    )
+    wait_quorum = AttendeeParticipantCountSensor(
+        task_id="wait_quorum",
+        bot_id=BOT_ID,
+        threshold="{{ params.min_participants }}",
+        comparison=">=",
+        deferrable=True,
+        poke_interval=POLL,
+        timeout=3600,
+    )
+    wait_empty = AttendeeParticipantCountSensor(
+        task_id="wait_empty",
+        bot_id=BOT_ID,
+        threshold=1,
+        comparison="<=",
+        deferrable=True,
+        poke_interval=POLL,
+        timeout=90 * 60,  # the max_duration param caps it in practice (a bot leaves at the latest then)
+        soft_fail=True,  # the maximum duration passed: leave anyway
+    )
+    leave = AttendeeLeaveBotOperator(task_id="leave", bot_id=BOT_ID, trigger_rule="none_failed")
+    wait_ended = AttendeeBotStateSensor(
+        task_id="wait_ended",
+        bot_id=BOT_ID,
+        target_states=["ended"],
+        deferrable=True,
+        poke_interval=POLL,
+        timeout=3600,
+    )
+    transcript = AttendeeTranscriptOperator(
+        task_id="transcript", bot_id=BOT_ID, formats=["json", "txt", "vtt"]
+    )
+    recording = AttendeeRecordingOperator(task_id="recording", bot_id=BOT_ID)
+    report = AttendeeParticipantReportOperator(task_id="participant_report", bot_id=BOT_ID)
+
+    @task(task_id="publish_summary")
+    def publish_summary(
+        transcript: dict[str, Any], recording: dict[str, Any], report: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A short Markdown summary next to the report, also returned as XCom."""
+        headline = report["headline"]
+        lines = [
+            f"# Meeting summary (bot {report['bot_id']})",
+            "",
+            f"- {headline['participants']} participants, at most {headline['peak_concurrent']} at once",
+            f"- {headline['duration_seconds'] / 60:.0f} minutes, {headline['total_speaking_seconds'] / 60:.1f} minutes of talk",
+            f"- Top speaker: {headline['top_speaker']}",
+            f"- Transcript: {transcript['utterances']} utterances ({transcript['paths']['json']})",
+            f"- Recording: {recording['bytes']} bytes ({recording['path']})",
+            f"- Report: {report['paths']['markdown']}",
+        ]
+        summary_path = Path(report["paths"]["markdown"].removeprefix("file://")).with_name("summary.md")
+        summary_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print("\n".join(lines))
+        return {
+            **headline,
+            "bot_id": report["bot_id"],
+            "summary": str(summary_path),
+            **{
+                "transcript": transcript["paths"]["json"],
+                "recording": recording["path"],
+                "report": report["paths"],
+            },
+        }
+
+    summary = publish_summary(transcript.output, recording.output, report.output)
+    (
+        create_bot
+        >> wait_recording
+        >> wait_quorum
+        >> wait_empty
+        >> leave
+        >> wait_ended
+        >> [transcript, recording, report]
+    )

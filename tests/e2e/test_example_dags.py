@@ -1,0 +1,161 @@
+"""The example DAGs: integrity, and full runs through Airflow (dag.test) against the simulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
+DAG_FILES = sorted(EXAMPLES.glob("*.py"))
+PRODUCT_SYNC = "https://meet.google.com/abc-defg-hij"
+
+
+def load(name: str):
+    import runpy
+
+    return runpy.run_path(str(EXAMPLES / f"{name}.py"))["dag"]
+
+
+def local(path: str) -> Path:
+    return Path(path.removeprefix("file://"))
+
+
+def task_states(run) -> dict[str, str]:
+    return {
+        f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state)
+        for ti in run.get_task_instances()
+    }
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+def test_dag_file_imports_cleanly_and_quickly(path):
+    """Fresh interpreter: no warnings from our code, a valid DAG, parse time measured (after airflow.sdk)."""
+    code = f"""
+import runpy, time, warnings
+import airflow.sdk
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    start = time.perf_counter()
+    ns = runpy.run_path({str(path)!r})
+    elapsed = time.perf_counter() - start
+ours = [f"{{w.filename}}:{{w.lineno}}: {{w.message}}" for w in caught
+        if "airflow_provider_attendee" in w.filename or "example_dags" in w.filename]
+assert not ours, ours
+dag = ns["dag"]
+dag.validate()
+print(dag.dag_id, len(dag.tasks), round(elapsed * 1000))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    dag_id, tasks, millis = result.stdout.split()[-3:]
+    assert dag_id == path.stem and int(tasks) >= 1
+    print(f"{path.stem}: {tasks} tasks, parsed in {millis} ms after airflow.sdk")
+    assert int(millis) < 1000
+
+
+def test_dagbag_has_no_import_errors():
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bag = DagBag(dag_folder=str(EXAMPLES))
+    assert not [
+        w for w in caught if "example_dags" in w.filename or "airflow_provider_attendee" in w.filename
+    ]
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {
+        "attendee_calendar_sync",
+        "attendee_meeting_pipeline",
+        "attendee_post_meeting",
+    }
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=60)
+def test_meeting_pipeline_dag(attendee_simulator, airflow_db):
+    dag = load("attendee_meeting_pipeline")
+    run = dag.test(run_conf={"meeting_url": PRODUCT_SYNC, "min_participants": 4})
+    states = task_states(run)
+    assert set(states.values()) == {"success"}, states
+    summary = next(ti for ti in run.get_task_instances() if ti.task_id == "publish_summary").xcom_pull(
+        task_ids="publish_summary"
+    )
+    # Ground truth of the demo scenario's product sync: 5 people, who said what and for how long.
+    report = json.loads(local(summary["report"]["json"]).read_text())
+    talk = {p["name"]: p["speaking_seconds"] for p in report["participants"]}
+    assert talk == {
+        "Maya Chen": 72,
+        "Tom Okafor": 58,
+        "Priya Raman": 67,
+        "Lukas Berg": 30,
+        "Sofia Alvarez": 35,
+    }
+    assert report["peak_concurrent"] == 5 and summary["top_speaker"] == "Maya Chen"
+    transcript = json.loads(local(summary["transcript"]).read_text())
+    assert len(transcript) == 10
+    assert transcript[0] == {
+        **transcript[0],
+        "speaker_name": "Maya Chen",
+        "text": "Morning everyone, let's start with the launch checklist.",
+    }
+    assert local(summary["recording"]).stat().st_size > 44
+    assert Path(summary["summary"]).read_text().startswith("# Meeting summary")
+    (bot,) = attendee_simulator.admin.bots()
+    assert bot["state"] == "ended" and bot["metadata"]["dag_id"] == "attendee_meeting_pipeline"
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
+def test_calendar_sync_dag_is_idempotent(attendee_simulator, airflow_db):
+    dag = load("attendee_calendar_sync")
+    first = dag.test()
+    assert set(task_states(first).values()) == {"success"}
+    bots = attendee_simulator.admin.bots()
+    names = sorted(b["bot_name"] for b in bots)
+    assert names == sorted(
+        f"Notetaker · {n}"
+        for n in [
+            "Weekly product sync",
+            "Acme renewal call",
+            "Engineering standup",
+            "Board prep",
+            "1:1 Maya / Tom",
+            "Design review",
+            "Hiring sync",
+        ]
+    )
+    assert all(b["state"] == "scheduled" and b["calendar_event_id"] for b in bots)
+    attendee_simulator.admin.reset_counters()
+    second = dag.test()
+    assert set(task_states(second).values()) == {"success"}
+    requests = attendee_simulator.admin.counters()["requests"]
+    assert not any(route.startswith(("POST", "DELETE")) for route in requests), requests
+    assert len(attendee_simulator.admin.bots()) == 7
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
+def test_post_meeting_dag(attendee_simulator, airflow_db):
+    hook = AttendeeHook()
+    ids = [
+        hook.create_bot(url, bot_name="Notes").id
+        for url in (PRODUCT_SYNC, "https://zoom.us/j/81234567890?pwd=acme2026")
+    ]
+    attendee_simulator.admin.advance(900)
+    run = load("attendee_post_meeting").test(run_conf={"bot_ids": ids})
+    states = task_states(run)
+    assert set(states.values()) == {"success"}, states
+    assert {k for k in states if k.startswith("transcript[")} == {"transcript[0]", "transcript[1]"}
+    outputs = [
+        ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+        for ti in run.get_task_instances()
+        if ti.task_id == "participant_report"
+    ]
+    assert sorted(o["headline"]["participants"] for o in outputs) == [3, 5]

@@ -20,8 +20,6 @@ os.environ.setdefault("ATTENDEE_EXAMPLE_POLL_SECONDS", "0.5")
 from airflow_provider_attendee.testing import Exchange
 from airflow_provider_attendee.testing.simulator import exchange_listeners
 
-pytest_plugins: list[str] = []
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

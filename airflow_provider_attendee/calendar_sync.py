@@ -16,6 +16,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeDeduplicationKeyInUseError,
     AttendeeError,
+    AttendeeInvalidRequestError,
     AttendeeNotFoundError,
 )
 from airflow_provider_attendee.models import TERMINAL_STATES, Bot, BotState, CalendarEvent
@@ -127,6 +128,7 @@ class Outcome:
     cancelled: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     already_had_bot: list[str] = field(default_factory=list)
+    too_late: list[str] = field(default_factory=list)
 
 
 async def execute_plan(
@@ -159,6 +161,11 @@ async def execute_plan(
                 outcome.created.append({"event_id": event.id, "bot_id": bot.id})
             except AttendeeDeduplicationKeyInUseError:
                 outcome.already_had_bot.append(event.id)  # created concurrently or by an earlier attempt
+            except AttendeeInvalidRequestError as err:
+                if "join_at" in err.field_errors:  # started between listing and creating: nothing to join
+                    outcome.too_late.append(event.id)
+                else:
+                    outcome.failed.append({"event_id": event.id, "action": "create", "error": str(err)})
             except AttendeeError as err:
                 outcome.failed.append({"event_id": event.id, "action": "create", "error": str(err)})
 
@@ -186,6 +193,8 @@ def summarise(actions: Plan, outcome: Outcome, window: Sequence[str]) -> dict[st
     skipped = dict(actions.skipped)
     for event_id in outcome.already_had_bot:
         skipped[event_id] = "bot already exists (deduplication key in use)"
+    for event_id in outcome.too_late:
+        skipped[event_id] = "started before its bot could be scheduled"
     return {
         "window": list(window),
         "events_seen": actions.events_seen,

@@ -101,7 +101,26 @@ class TestCalendarSync:
         assert third["cancelled"][0]["reason"] == "event_filter returned False"
         assert admin.bots() == []
 
-    def test_failures_do_not_stop_the_others(self, attendee_simulator, context):
+    def test_failures_do_not_stop_the_others(self, attendee_simulator, context, monkeypatch):
+        admin = attendee_simulator.admin
+        # No client retries, so that the injected 5xx reach the operator (they are retried otherwise).
+        monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", attendee_simulator.connection_json(max_retries=0))
+        _, ids = admin.add_calendar(events=EVENTS[:3])
+        admin.set_faults(routes=[{"method": "POST", "path": "/bots$", "rate_5xx": 0.5}], seed=4)
+        with pytest.raises(
+            AttendeeCalendarSyncError, match=r"of 2 calendar events could not be reconciled"
+        ) as info:
+            sync().execute(context)
+        failed = [i for i in ids[:2] if i in str(info.value)]
+        created = {b["calendar_event_id"] for b in admin.bots()}
+        assert failed and created and set(failed) | created == set(ids[:2])  # every event was attempted
+        assert "HTTP 50" in str(info.value)
+        admin.set_faults()
+        retry = sync().execute(context)  # the task's retry finishes the job
+        assert retry["counts"]["created"] == len(failed)
+        assert {b["calendar_event_id"] for b in admin.bots()} == set(ids[:2])
+
+    def test_an_event_that_started_meanwhile_is_skipped(self, attendee_simulator, context):
         admin = attendee_simulator.admin
         _, ids = admin.add_calendar(
             events=[
@@ -118,11 +137,8 @@ class TestCalendarSync:
         start = (
             datetime.fromisoformat(admin.now().replace("Z", "+00:00")) - timedelta(minutes=30)
         ).isoformat()
-        with pytest.raises(
-            AttendeeCalendarSyncError, match=r"1 of 3 calendar events could not be reconciled"
-        ) as info:
-            sync(window_start=start).execute(context)
-        assert ids[0] in str(info.value) and "join_at cannot be in the past" in str(info.value)
+        result = sync(window_start=start).execute(context)
+        assert result["skipped"][ids[0]] == "started before its bot could be scheduled"
         assert {b["calendar_event_id"] for b in admin.bots()} == set(ids[1:])
 
     def test_window_from_the_data_interval_and_incremental(self, attendee_simulator, context):

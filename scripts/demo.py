@@ -1,0 +1,212 @@
+"""The one-command demo: the example DAGs end to end through Airflow, against the bundled simulator.
+
+Starts the Attendee simulator (bundled "demo" scenario, 1 simulated minute = 1 real second), sets up a
+throwaway Airflow home (SQLite) with the connection and pool, then runs ``attendee_calendar_sync``,
+``attendee_meeting_pipeline`` and, for the meetings that ended meanwhile, ``attendee_post_meeting``
+(the bots found by the same event trigger that feeds its Asset). Prints what happened. No account, no
+network; Airflow's own logs go to .demo/airflow.log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".demo"
+TIME_SCALE = 60.0  # simulated seconds per real second
+PRODUCT_SYNC = "https://meet.google.com/abc-defg-hij"
+WAIT_FOR_MEETINGS_S = 60.0
+
+
+def configure_airflow() -> dict[str, str]:
+    """A fresh AIRFLOW_HOME under .demo/, set before anything imports airflow."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "airflow-home").mkdir(parents=True)
+    env = {
+        "AIRFLOW_HOME": str(WORK / "airflow-home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "ATTENDEE_EXAMPLE_POLL_SECONDS": "1",
+    }
+    os.environ.update(env)
+    return env
+
+
+@contextlib.contextmanager
+def quiet(log_path: Path) -> Iterator[None]:
+    """Send everything written to stdout/stderr (Airflow's task logs) to a file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def step(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+def airflow_cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "airflow", *args], check=True, capture_output=True)
+
+
+def run_dag(name: str, log: Path, **kwargs: Any) -> Any:
+    import runpy
+
+    dag = runpy.run_path(str(ROOT / "example_dags" / f"{name}.py"))["dag"]
+    started = time.monotonic()
+    with quiet(log):
+        run = dag.test(**kwargs)
+    states = {(ti.task_id, ti.map_index): str(ti.state) for ti in run.get_task_instances()}
+    failed = {task: state for task, state in states.items() if state != "success"}
+    print(f"    {name}: {run.state} in {time.monotonic() - started:.1f}s ({len(states)} task instances)")
+    if failed:
+        raise SystemExit(f"    tasks not successful: {failed}; see {log}")
+    return run
+
+
+def xcom(run: Any, task_id: str) -> list[Any]:
+    return [
+        ti.xcom_pull(task_ids=task_id, map_indexes=ti.map_index)
+        for ti in run.get_task_instances()
+        if ti.task_id == task_id
+    ]
+
+
+async def finished_bots(exclude: set[str], deadline: float) -> list[dict[str, Any]]:
+    """Bots that reached ``ended``, as the post-meeting DAG's AssetWatcher sees them."""
+    from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
+
+    found: list[dict[str, Any]] = []
+    events = AttendeeBotEventTrigger(state="ended", poll_interval=1).run()
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                event = await asyncio.wait_for(anext(events), remaining)
+            except (TimeoutError, asyncio.TimeoutError):
+                break
+            if event.payload["bot_id"] not in exclude:
+                found.append(event.payload)
+    finally:
+        await events.aclose()
+    return found
+
+
+def local(path: str) -> str:
+    return path.removeprefix("file://")
+
+
+def print_report(title: str, report_json: str) -> None:
+    report = json.loads(Path(local(report_json)).read_text())
+    print(
+        f"    {title}: {report['duration_seconds'] / 60:.0f} min, {len(report['participants'])} attended, "
+        f"at most {report['peak_concurrent']} at once"
+    )
+    for person in report["participants"]:
+        host = " (host)" if person["is_host"] else ""
+        print(
+            f"      - {person['name']}{host}: present {person['present_seconds'] / 60:4.1f} min, "
+            f"spoke {person['speaking_seconds']:4.0f} s ({person['talk_share']:4.0%}) in {person['speaking_turns']} turn"
+            + ("s" if person["speaking_turns"] != 1 else "")
+        )
+
+
+def main() -> int:
+    started = time.monotonic()
+    env = configure_airflow()
+    log = WORK / "airflow.log"
+    from airflow_provider_attendee.testing import start_simulator
+
+    api_key = f"demo-{secrets.token_hex(8)}"
+    step("Starting the Attendee simulator (bundled 'demo' scenario)")
+    # The clock stands still during set-up and the calendar sync (the operator's window is in real time),
+    # then runs at 1 simulated minute per second.
+    with start_simulator(scenario="demo", time_scale=0, api_key=api_key) as sim:
+        os.environ["AIRFLOW_CONN_ATTENDEE_DEFAULT"] = sim.connection_json()
+        print(f"    {sim.url} (admin: {sim.url}/_sim/)")
+
+        step(f"Setting up a throwaway Airflow home in {env['AIRFLOW_HOME']}")
+        airflow_cli("db", "migrate")
+        airflow_cli("pools", "set", "attendee_api", "8", "Attendee API calls")
+        airflow_cli("dags", "reserialize")
+        print(
+            "    metadata DB migrated, pool attendee_api (8 slots), connection attendee_default -> simulator"
+        )
+
+        step("attendee_calendar_sync: one bot per upcoming meeting")
+        sync = xcom(run_dag("attendee_calendar_sync", log), "schedule_bots")[0]
+        print(f"    {sync['events_seen']} calendar events: {sync['counts']}")
+        bots = {b["id"]: b for b in sim.admin.bots()}
+        for item in sync["created"]:
+            bot = bots[item["bot_id"]]
+            print(f"      + {bot['bot_name']:<40} joins {bot['join_at'][11:16]} UTC  ({bot['id']})")
+        for event_id, reason in sync["skipped"].items():
+            print(f"      - skipped {event_id}: {reason}")
+
+        sim.admin.set_time_scale(TIME_SCALE)
+        clock_started = time.monotonic()
+        step(f"attendee_meeting_pipeline for {PRODUCT_SYNC} (now 1 simulated minute = 1 s)")
+        pipeline = run_dag("attendee_meeting_pipeline", log, run_conf={"meeting_url": PRODUCT_SYNC})
+        summary = xcom(pipeline, "publish_summary")[0]
+        print_report("Weekly product sync", summary["report"]["json"])
+        print(f"      transcript: {local(summary['transcript'])}")
+        print(f"      recording:  {local(summary['recording'])}")
+        print(f"      report:     {local(summary['report']['markdown'])}")
+        if "chart" in summary["report"]:
+            print(f"      chart:      {local(summary['report']['chart'])}")
+        print(f"      summary:    {summary['summary']}")
+
+        step("Waiting for the calendar's meetings to end (the post-meeting DAG's AssetWatcher trigger)")
+        deadline = clock_started + WAIT_FOR_MEETINGS_S
+        ended = asyncio.run(finished_bots({summary["bot_id"]}, deadline))
+        failed = [b for b in sim.admin.bots() if b["state"] == "fatal_error"]
+        for bot in failed:
+            print(
+                f"    ! {bot['bot_name']}: fatal_error ({bot['events'][-1].get('sub_type', '')}): never admitted"
+            )
+        print(
+            f"    {len(ended)} meetings ended: {', '.join(bots[b['bot_id']]['bot_name'] for b in ended if b['bot_id'] in bots)}"
+        )
+
+        if ended:
+            step("attendee_post_meeting for each finished meeting")
+            post = run_dag("attendee_post_meeting", log, run_conf={"bot_ids": [b["bot_id"] for b in ended]})
+            for result in sorted(xcom(post, "participant_report"), key=lambda r: r["bot_id"]):
+                name = bots.get(result["bot_id"], {}).get("bot_name", result["bot_id"])
+                print_report(name.replace("Notetaker · ", ""), result["paths"]["json"])
+                print(f"      report: {local(result['paths']['markdown'])}")
+
+        counters = sim.admin.counters()
+        step("Done")
+        print(
+            f"    {sum(counters['requests'].values())} Attendee API calls, "
+            f"{len(sim.admin.bots())} bots in the simulator, {time.monotonic() - started:.0f}s in all"
+        )
+        print(f"    Airflow logs: {log}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -110,7 +110,9 @@ class TestCalendarSync:
         monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", attendee_simulator.connection_json(max_retries=0))
         _, ids = admin.add_calendar(events=EVENTS[:3])
         admin.set_faults(routes=[{"method": "POST", "path": "/bots$", "rate_5xx": 0.5}], seed=SEED_ONE_OF_TWO)
-        with pytest.raises(AttendeeCalendarSyncError, match=r"1 of 3 calendar events could not be reconciled") as info:
+        with pytest.raises(
+            AttendeeCalendarSyncError, match=r"1 of 3 calendar events could not be reconciled"
+        ) as info:
             sync().execute(context)
         failed = [i for i in ids[:2] if i in str(info.value)]
         created = {b["calendar_event_id"] for b in admin.bots()}

@@ -73,7 +73,7 @@ def test_meeting_pipeline_in_a_real_airflow(tmp_path):
             capture_output=True,
         )
         logs = {
-            name: open(tmp_path / f"{name}.log", "w")
+            name: open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed in the finally below)
             for name in ("api-server", "scheduler", "dag-processor", "triggerer")
         }
         processes = {

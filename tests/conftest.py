@@ -12,6 +12,8 @@ import pytest
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="attendee-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# One key for this process and the airflow CLI subprocesses, whichever writes airflow.cfg first.
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "LbWrnbwfIuqONg6wkdzgWZwiSVJXfkwl1oMFDaIR8ZI=")
 EXAMPLE_DAGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example_dags")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", EXAMPLE_DAGS)
 # The example DAGs poll every 30 s in production; the simulated meetings here run 60x faster.

@@ -236,7 +236,14 @@ class SimulatorApp:
         sim = self.sim
         method, path = scope["method"], scope["path"]
         sim.counters.requests[f"{method} {route_of(path)}"] += 1
-        fault = sim.faults.decide(method, path)
+        messages: list[Message] = []
+        request_body = bytearray()
+        more = True
+        while more:  # read the whole request first, so that it can be recorded whatever the handler does
+            message = await receive()
+            request_body.extend(message.get("body", b""))
+            more = message.get("more_body", False) and message["type"] == "http.request"
+        fault = sim.faults.decide(method, path, bytes(request_body))
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)
         if fault.kind != "none":
@@ -268,13 +275,6 @@ class SimulatorApp:
                 }
             )
             raise SimulatedConnectionReset()
-        messages: list[Message] = []
-        request_body = bytearray()
-        more = True
-        while more:  # read the whole request first, so that it can be recorded whatever the handler does
-            message = await receive()
-            request_body.extend(message.get("body", b""))
-            more = message.get("more_body", False) and message["type"] == "http.request"
         replayed = False
 
         async def replay() -> Message:

@@ -28,6 +28,8 @@ class FaultRule(BaseModel):
 
     method: str | None = None
     path: str | None = None
+    #: a regex the request body must match (e.g. one calendar event id), for faults aimed at one object
+    body: str | None = None
     latency_ms: float = Field(default=0.0, ge=0)
     jitter_ms: float = Field(default=0.0, ge=0)
     rate_429: float = Field(default=0.0, ge=0, le=1)
@@ -38,8 +40,10 @@ class FaultRule(BaseModel):
     #: Of the resets, the share that happen after the server processed the request (lost response).
     reset_after_fraction: float = Field(default=0.5, ge=0, le=1)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         if self.method and self.method.upper() != method.upper():
+            return False
+        if self.body and re.search(self.body, body.decode("utf-8", errors="replace")) is None:
             return False
         return not self.path or re.search(self.path, path) is not None
 
@@ -74,9 +78,9 @@ class FaultInjector:
             self.config = config
             self._rng = random.Random(config.seed)
 
-    def decide(self, method: str, path: str) -> Fault:
+    def decide(self, method: str, path: str, body: bytes = b"") -> Fault:
         config = self.config
-        rule = next((r for r in config.routes if r.matches(method, path)), config.default)
+        rule = next((r for r in config.routes if r.matches(method, path, body)), config.default)
         with self._lock:
             rng = self._rng
             delay = rule.latency_ms + (rng.uniform(0, rule.jitter_ms) if rule.jitter_ms else 0.0)

@@ -275,8 +275,6 @@ class SimWorld:
                 self._now = max(self._now, action.when)
                 action.run(action.when)
             self._now = now
-            for bot in self.bots.values():
-                self._refresh_transcription(bot, now)
             return now
 
     def schedule(self, when: datetime, run: Callable[[datetime], None]) -> None:
@@ -722,6 +720,9 @@ class SimWorld:
                             stop + TRANSCRIPTION_DELAY,
                         )
                     )
+        if bot.utterances:  # transcription starts once the first utterance is transcribed
+            first = min(u.created_at for u in bot.utterances)
+            self.schedule(first, functools.partial(self._refresh_transcription, bot))
         observed.sort(key=lambda item: (item[1], item[0]))
         bot.observed = [
             ObservedEvent(self.new_id("pe_"), next(self._seq), person, kind, moment, created, data)
@@ -735,6 +736,7 @@ class SimWorld:
             bot.chat.append(ChatLine(self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text))
 
     def _refresh_transcription(self, bot: SimBot, now: datetime) -> None:
+        """not_started -> in_progress once an utterance the bot heard is transcribed."""
         active = bot.state in JOINED or bot.state in ("leaving", "post_processing")
         if bot.transcription_state == "not_started" and active and self.visible_utterances(bot, now):
             bot.transcription_state = "in_progress"

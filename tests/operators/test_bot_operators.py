@@ -110,9 +110,9 @@ def test_create_bot_after_a_lost_response(attendee_simulator, context, monkeypat
     original = attendee_simulator.simulator.faults.decide
     calls = {"n": 0}
 
-    def first_post_only(method, path):
+    def first_post_only(method, path, body=b""):
         calls["n"] += method == "POST"
-        return original(method, path) if calls["n"] <= 1 else original("GET", "/nothing")
+        return original(method, path, body) if calls["n"] <= 1 else original("GET", "/nothing")
 
     monkeypatch.setattr(attendee_simulator.simulator.faults, "decide", first_post_only)
     bot_id = AttendeeCreateBotOperator(task_id="create", meeting_url=DEMO_MEETING).execute(context)

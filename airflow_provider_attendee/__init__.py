@@ -4,4 +4,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+#: The bot name used when none is given (the API requires one).
+DEFAULT_BOT_NAME = "Airflow Notetaker"
+#: The Airflow connection id used when none is given.
+DEFAULT_CONN_ID = "attendee_default"
+
+__all__ = ["DEFAULT_BOT_NAME", "DEFAULT_CONN_ID", "__version__"]

@@ -10,7 +10,7 @@ import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
@@ -19,9 +19,12 @@ from airflow_provider_attendee.exceptions import (
     AttendeeInvalidRequestError,
     AttendeeNotFoundError,
 )
-from airflow_provider_attendee.models import TERMINAL_STATES, Bot, BotState, CalendarEvent
+from airflow_provider_attendee.states import TERMINAL
 
-EventFilter = Callable[[CalendarEvent], bool]
+if TYPE_CHECKING:
+    from airflow_provider_attendee.models import Bot, CalendarEvent
+
+EventFilter = Callable[["CalendarEvent"], bool]
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class Plan:
 
 
 def live_bots(event: CalendarEvent) -> list[Bot]:
-    return [bot for bot in event.bots if bot.state not in TERMINAL_STATES]
+    return [bot for bot in event.bots if bot.state.value not in TERMINAL]
 
 
 def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
@@ -93,10 +96,10 @@ def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
             else:
                 result.create.append(event)
             continue
-        removable = [bot for bot in live if bot.state is BotState.SCHEDULED]
+        removable = [bot for bot in live if bot.state.value == "scheduled"]
         for bot in removable:
             result.delete.append((event, bot, reason))
-        unremovable = [bot for bot in live if bot.state is not BotState.SCHEDULED]
+        unremovable = [bot for bot in live if bot.state.value != "scheduled"]
         if unremovable:
             reason += f"; bot {unremovable[0].id} is {unremovable[0].state.value} and cannot be deleted"
         if not removable:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from airflow_provider_attendee import states
+
 
 def _as_utc(value: datetime) -> datetime:
     """Naive timestamps are UTC on the Attendee server; make them aware."""
@@ -51,15 +53,7 @@ class BotState(_StrEnum):
     @classmethod
     def parse(cls, value: str | BotState) -> BotState:
         """Turn a user-given state name into a BotState, with an error that lists the valid names."""
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-
-            valid = ", ".join(s.value for s in cls)
-            raise AttendeeConfigurationError(
-                f"Unknown Attendee bot state {value!r}. Valid states are: {valid}."
-            ) from None
+        return cls(states.parse_state(value))
 
     @property
     def is_terminal(self) -> bool:
@@ -73,26 +67,13 @@ class BotState(_StrEnum):
 
 
 #: Finished states: the server allows the same deduplication key again once a bot is here.
-TERMINAL_STATES: frozenset[BotState] = frozenset(
-    {BotState.ENDED, BotState.FATAL_ERROR, BotState.DATA_DELETED}
-)
+TERMINAL_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.TERMINAL)
 #: States from which ``POST /bots/{id}/leave`` is accepted.
-IN_MEETING_STATES: frozenset[BotState] = frozenset(
-    {
-        BotState.JOINING,
-        BotState.WAITING_ROOM,
-        BotState.JOINED_NOT_RECORDING,
-        BotState.JOINED_RECORDING,
-        BotState.JOINED_RECORDING_PAUSED,
-        BotState.JOINED_RECORDING_PERMISSION_DENIED,
-        BotState.JOINING_BREAKOUT_ROOM,
-        BotState.LEAVING_BREAKOUT_ROOM,
-    }
-)
+IN_MEETING_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.IN_MEETING)
 #: States before the bot tries to join.
-PRE_JOIN_STATES: frozenset[BotState] = frozenset({BotState.READY, BotState.SCHEDULED, BotState.STAGED})
+PRE_JOIN_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.PRE_JOIN)
 #: States after the bot left the meeting but before it finished.
-LEAVING_STATES: frozenset[BotState] = frozenset({BotState.LEAVING, BotState.POST_PROCESSING})
+LEAVING_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.LEAVING)
 
 
 class TranscriptionState(_StrEnum):

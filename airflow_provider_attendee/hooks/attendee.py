@@ -21,7 +21,7 @@ import tenacity
 from airflow.sdk import BaseHook
 from pydantic import BaseModel
 
-from airflow_provider_attendee import _http
+from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID, _http
 from airflow_provider_attendee._http import ClientSettings, format_datetime, path_id
 from airflow_provider_attendee.exceptions import (
     AttendeeAuthenticationError,
@@ -43,7 +43,6 @@ from airflow_provider_attendee.models import (
 ModelT = TypeVar("ModelT", bound=BaseModel)
 DateLike = datetime | date | str
 
-DEFAULT_BOT_NAME = "Airflow Notetaker"
 CALENDAR_EVENT_ORDERINGS = frozenset(
     f"{sign}{name}" for sign in ("", "-") for name in ("created_at", "updated_at", "start_time", "end_time")
 )
@@ -82,7 +81,7 @@ class AttendeeHook(BaseHook):
     """
 
     conn_name_attr = "attendee_conn_id"
-    default_conn_name = "attendee_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "attendee"
     hook_name = "Attendee"
 

@@ -6,20 +6,19 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
 
+from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee._compat import default_deferrable
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
-from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
-from airflow_provider_attendee.sensors.attendee import resolve_states
-from airflow_provider_attendee.triggers.attendee import (
-    AttendeeBotStateTrigger,
-    bot_summary,
-    evaluate_bot_state,
-)
+from airflow_provider_attendee.states import resolve_states
+
+# The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.
+if TYPE_CHECKING:
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
 
 try:
     from airflow.sdk.exceptions import AirflowSensorTimeout  # type: ignore[attr-defined, unused-ignore]
@@ -36,7 +35,7 @@ class AttendeeBaseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        attendee_conn_id: str = AttendeeHook.default_conn_name,
+        attendee_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         poll_interval: float = 30.0,
         wait_timeout: float = 6 * 3600.0,
@@ -50,6 +49,8 @@ class AttendeeBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> AttendeeHook:
+        from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
         return AttendeeHook(self.attendee_conn_id)
 
     def push_bot_link(self, context: Context, bot_id: str) -> None:
@@ -64,6 +65,12 @@ class AttendeeBaseOperator(BaseOperator):
         failure_states: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Return once the bot is in a target state; defers (same trigger as the sensor) if deferrable."""
+        from airflow_provider_attendee.triggers.attendee import (
+            AttendeeBotStateTrigger,
+            bot_summary,
+            evaluate_bot_state,
+        )
+
         targets, failures = resolve_states(target_states, failure_states)
         bot = self.hook.get_bot(bot_id)
         deadline = time.monotonic() + self.wait_timeout

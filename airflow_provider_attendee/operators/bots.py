@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
@@ -14,9 +14,11 @@ from airflow_provider_attendee.exceptions import (
     AttendeeError,
     AttendeeInvalidStateError,
 )
-from airflow_provider_attendee.models import TERMINAL_STATES, Bot, BotState
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
-from airflow_provider_attendee.sensors.attendee import resolve_states
+from airflow_provider_attendee.states import TERMINAL, resolve_states
+
+if TYPE_CHECKING:
+    from airflow_provider_attendee.models import Bot
 
 LEAVE_ACTION_XCOM_KEY = "attendee_leave_action"
 
@@ -95,7 +97,7 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
         )
 
     def _existing_bot(self, key: str) -> Bot | None:
-        live = [bot for bot in self.hook.list_bots(deduplication_key=key) if bot.state not in TERMINAL_STATES]
+        live = [bot for bot in self.hook.list_bots(deduplication_key=key) if bot.state.value not in TERMINAL]
         return live[-1] if live else None
 
     def execute(self, context: Context) -> str:
@@ -167,7 +169,7 @@ class AttendeeLeaveBotOperator(AttendeeBaseOperator):
             except AttendeeInvalidStateError:
                 bot = self.hook.get_bot(self.bot_id)  # it left on its own meanwhile
                 self.log.info("Bot %s left on its own meanwhile (%s)", bot.id, bot.state.value)
-        elif bot.state is BotState.SCHEDULED and self.unschedule_if_scheduled:
+        elif bot.state.value == "scheduled" and self.unschedule_if_scheduled:
             self.hook.delete_bot(self.bot_id)
             self.log.info("Bot %s had not joined yet: unscheduled (deleted)", self.bot_id)
             return {"bot_id": self.bot_id, "state": "deleted", "action": "unscheduled"}
@@ -176,8 +178,8 @@ class AttendeeLeaveBotOperator(AttendeeBaseOperator):
             if self.fail_if_not_in_meeting:
                 raise AttendeeBotFailedError(message + " (fail_if_not_in_meeting=True)")
             self.log.info(message)
-        if self.wait_for_end and bot.state is not BotState.DATA_DELETED:
-            if bot.state in (BotState.SCHEDULED, BotState.STAGED):
+        if self.wait_for_end and bot.state.value != "data_deleted":
+            if bot.state.value in ("scheduled", "staged"):
                 raise AttendeeError(
                     f"Bot {bot.id} is {bot.state.value}: it has not joined, so it will not end by leaving. "
                     "Set unschedule_if_scheduled=True or do not wait for the end."

@@ -5,21 +5,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pendulum
 from airflow.sdk import BaseOperator, Context
 
-from airflow_provider_attendee._http import format_datetime
+from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID
 from airflow_provider_attendee.calendar_sync import EventFilter, Selection, execute_plan, plan, summarise
 from airflow_provider_attendee.exceptions import AttendeeCalendarSyncError, AttendeeConfigurationError
-from airflow_provider_attendee.hooks.attendee import DEFAULT_BOT_NAME, AttendeeHook
-from airflow_provider_attendee.models import CalendarEvent
+
+# The hook and models are imported where used: DAG files parse without loading them.
+if TYPE_CHECKING:
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee.models import CalendarEvent
 
 
 def _as_datetime(value: Any, name: str) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    import pendulum
+
     try:
         parsed = pendulum.parse(str(value))
     except Exception:
@@ -92,7 +96,7 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         bot_settings: dict[str, Any] | None = None,
         key_prefix: str = "airflow-calendar-",
         max_concurrency: int = 8,
-        attendee_conn_id: str = AttendeeHook.default_conn_name,
+        attendee_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -157,6 +161,9 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
             yield event
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_attendee._http import format_datetime
+        from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
         hook = AttendeeHook(self.attendee_conn_id)
         settings = hook.settings  # resolved synchronously here; the async calls below reuse it
         start, end = self.window(context)

@@ -5,21 +5,17 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from airflow.sdk import Context
 
-from airflow_provider_attendee import report_render, transcript_formats
 from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeDestinationError,
     AttendeeNotFoundError,
     AttendeeTranscriptNotReadyError,
 )
-from airflow_provider_attendee.models import Bot
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
-from airflow_provider_attendee.report import ReportBuilder
 from airflow_provider_attendee.storage import (
     as_path,
     atomic_open,
@@ -27,6 +23,10 @@ from airflow_provider_attendee.storage import (
     write_text,
     write_with,
 )
+
+# Models, renderers and the report are imported where used: DAG files parse without loading them.
+if TYPE_CHECKING:
+    from airflow_provider_attendee.models import Bot
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +97,17 @@ class AttendeeTranscriptOperator(_OutputOperator):
         self._check_formats()
 
     def _check_formats(self) -> None:
-        unknown = [f for f in self.formats if f not in transcript_formats.FORMATS and "{{" not in str(f)]
+        from airflow_provider_attendee.transcript_formats import FORMATS
+
+        unknown = [f for f in self.formats if f not in FORMATS and "{{" not in str(f)]
         if unknown:
             raise AttendeeConfigurationError(
-                f"Unknown transcript format(s) {unknown}; use any of {', '.join(transcript_formats.FORMATS)}."
+                f"Unknown transcript format(s) {unknown}; use any of {', '.join(FORMATS)}."
             )
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_attendee import transcript_formats
+
         self._check_formats()
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
@@ -159,6 +163,8 @@ class AttendeeRecordingOperator(_OutputOperator):
         self.download_timeout = download_timeout
 
     def execute(self, context: Context) -> dict[str, Any]:
+        import httpx
+
         self.push_bot_link(context, self.bot_id)
         recording = self.hook.get_recording(self.bot_id)
         url = httpx.URL(recording.url)
@@ -221,6 +227,9 @@ class AttendeeParticipantReportOperator(_OutputOperator):
         self.chart = chart
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_attendee import report_render
+        from airflow_provider_attendee.report import ReportBuilder
+
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
         start, end = meeting_window_ms(bot)

@@ -10,48 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, Context
 
+from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee._compat import default_deferrable
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
-from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
-from airflow_provider_attendee.models import BotState
-from airflow_provider_attendee.presence import PresenceTracker, compile_name_pattern, validate_threshold
-from airflow_provider_attendee.triggers.attendee import (
-    AttendeeBotStateTrigger,
-    AttendeeParticipantCountTrigger,
-    AttendeePollingTrigger,
-    AttendeeTranscriptReadyTrigger,
-    bot_summary,
-    count_verdict,
-    evaluate_bot_state,
-    evaluate_transcript,
-)
+from airflow_provider_attendee.presence import compile_name_pattern, validate_threshold
+from airflow_provider_attendee.states import resolve_states
 
-DEFAULT_FAILURE_STATES = ("fatal_error", "data_deleted", "ended")
-
-
-def resolve_states(
-    target_states: Sequence[str] | str, failure_states: Sequence[str] | str | None
-) -> tuple[list[str], list[str]]:
-    """Validate state names; default failures are fatal_error, data_deleted, and ended unless targeted."""
-    targets = [target_states] if isinstance(target_states, str) else list(target_states)
-    if not targets:
-        from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-
-        raise AttendeeConfigurationError(
-            "target_states must name at least one bot state, e.g. joined_recording."
-        )
-    target = [BotState.parse(s).value for s in targets]
-    if failure_states is None:
-        failure = [s for s in DEFAULT_FAILURE_STATES if s not in target]
-    else:
-        failures = [failure_states] if isinstance(failure_states, str) else list(failure_states)
-        failure = [BotState.parse(s).value for s in failures if BotState.parse(s).value not in target]
-    return target, failure
+# The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.
+if TYPE_CHECKING:
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee.presence import PresenceTracker
+    from airflow_provider_attendee.triggers.attendee import AttendeePollingTrigger
 
 
 class AttendeeBaseSensor(BaseSensorOperator):
@@ -64,7 +38,7 @@ class AttendeeBaseSensor(BaseSensorOperator):
         self,
         *,
         bot_id: str,
-        attendee_conn_id: str = AttendeeHook.default_conn_name,
+        attendee_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = default_deferrable(),
         poke_interval: float = 30.0,
         max_transient_errors: int = 10,
@@ -78,6 +52,8 @@ class AttendeeBaseSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> AttendeeHook:
+        from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
         return AttendeeHook(self.attendee_conn_id)
 
     def _push_link(self, context: Context) -> None:
@@ -153,6 +129,8 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
         resolve_states(target_states, failure_states)  # fail at parse time on a typo
 
     def poke(self, context: Context) -> bool:
+        from airflow_provider_attendee.triggers.attendee import evaluate_bot_state
+
         target, failure = resolve_states(self.target_states, self.failure_states)
         bot = self.hook.get_bot(self.bot_id)
         verdict = evaluate_bot_state(bot, target, failure)
@@ -166,6 +144,8 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
         return True
 
     def build_trigger(self) -> AttendeePollingTrigger:
+        from airflow_provider_attendee.triggers.attendee import AttendeeBotStateTrigger
+
         target, failure = resolve_states(self.target_states, self.failure_states)
         return AttendeeBotStateTrigger(target_states=target, failure_states=failure, **self._trigger_kwargs())
 
@@ -184,6 +164,8 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
         self.require_recording = require_recording
 
     def poke(self, context: Context) -> bool:
+        from airflow_provider_attendee.triggers.attendee import bot_summary, evaluate_transcript
+
         bot = self.hook.get_bot(self.bot_id)
         verdict = evaluate_transcript(bot, self.require_recording)
         if verdict is None:
@@ -201,6 +183,8 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
         return True
 
     def build_trigger(self) -> AttendeePollingTrigger:
+        from airflow_provider_attendee.triggers.attendee import AttendeeTranscriptReadyTrigger
+
         return AttendeeTranscriptReadyTrigger(
             require_recording=self.require_recording, **self._trigger_kwargs()
         )
@@ -243,7 +227,9 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
             compile_name_pattern(name_pattern)
         self._tracker: PresenceTracker | None = None
 
-    def _trigger(self) -> AttendeeParticipantCountTrigger:
+    def _trigger(self) -> AttendeePollingTrigger:
+        from airflow_provider_attendee.triggers.attendee import AttendeeParticipantCountTrigger
+
         threshold, comparison = validate_threshold(self.threshold, self.comparison)
         return AttendeeParticipantCountTrigger(
             threshold=threshold,
@@ -255,6 +241,9 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
         )
 
     def poke(self, context: Context) -> bool:
+        from airflow_provider_attendee.presence import PresenceTracker
+        from airflow_provider_attendee.triggers.attendee import count_verdict
+
         threshold, comparison = validate_threshold(self.threshold, self.comparison)
         if self._tracker is None:
             self._tracker = PresenceTracker(exclude_host=self.exclude_host, name_pattern=self.name_pattern)

@@ -10,7 +10,7 @@ the same display name (keyed by participant uuid), and events outside the meetin
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +21,7 @@ from airflow_provider_attendee.presence import ParticipantEventLike
 DEFAULT_REORDER_WINDOW_MS = 5 * 60 * 1000
 MAX_TIMELINE_POINTS = 2000
 MAX_INTERVALS_PER_PERSON = 5000
+FLUSH_BATCH = 8192
 #: At the same millisecond: join first, then a speech stop before a new start, leave last.
 KIND_ORDER = {"join": 0, "speech_stop": 1, "speech_start": 2, "leave": 3}
 
@@ -99,15 +100,16 @@ class ReportBuilder:
         meeting_end_ms: int | None = None,
         reorder_window_ms: int = DEFAULT_REORDER_WINDOW_MS,
         keep_intervals: bool = False,
+        flush_batch: int = FLUSH_BATCH,
     ) -> None:
         self.start_ms = meeting_start_ms
         #: per participant uuid, the (start_ms, end_ms) of presence and speech, for charts (opt-in)
         self.intervals: dict[str, dict[str, list[tuple[int, int]]]] | None = {} if keep_intervals else None
         self.end_ms = meeting_end_ms
         self.window = reorder_window_ms
-        self._heap: list[
-            tuple[int, int, str, str, str, str, bool]
-        ] = []  # (ts, rank, uuid, id, kind, name, host)
+        self._buffer: list[tuple[int, int, str, str, str, str, bool]] = []  # (ts, rank, uuid, id, kind, ...)
+        self._batch = max(1, flush_batch)
+        self._flush_at = self._batch
         self._newest = 0
         self._clock: int | None = None  # timestamp of the last processed event
         self._people: dict[str, _Person] = {}
@@ -136,12 +138,27 @@ class ReportBuilder:
         """Add one event given as plain values (the fast path for large streams)."""
         # Same-time events are ordered by kind, then participant and id: the result never depends on
         # the order in which the server returned them.
-        heapq.heappush(self._heap, (ts, KIND_ORDER.get(kind, 4), uuid, event_id, kind, name, is_host))
+        self._buffer.append((ts, KIND_ORDER.get(kind, 4), uuid, event_id, kind, name, is_host))
         if ts > self._newest:
             self._newest = ts
-            horizon = ts - self.window
-            while self._heap and self._heap[0][0] <= horizon:
-                self._process(heapq.heappop(self._heap))
+        if len(self._buffer) >= self._flush_at:
+            self._flush(self._newest - self.window)
+
+    def _flush(self, horizon: int | None) -> None:
+        """Process, in order, the buffered events older than ``horizon`` (all of them when None).
+
+        Sorting a mostly-ordered batch is far cheaper than a heap operation per event; the events
+        within the reorder window stay buffered for later ones to slot in between.
+        """
+        buffer = self._buffer
+        buffer.sort()
+        cut = len(buffer) if horizon is None else bisect.bisect_right(buffer, (horizon, 99))
+        process = self._process
+        for item in buffer[:cut]:
+            process(item)
+        self._buffer = buffer[cut:]
+        # Keep flushes rare but the buffer bounded: the window's events plus one batch.
+        self._flush_at = max(self._batch, 2 * len(self._buffer))
 
     def add_all(self, events: Iterable[ParticipantEventLike]) -> ReportBuilder:
         for event in events:
@@ -149,12 +166,6 @@ class ReportBuilder:
         return self
 
     # ------------------------------------------------------------------------------- internals
-    def _person(self, uuid: str, name: str, is_host: bool) -> _Person:
-        person = self._people.get(uuid)
-        if person is None:
-            person = self._people[uuid] = _Person(uuid, name, is_host)
-        return person
-
     def _set_present(self, delta: int, ts: int) -> None:
         self._present += delta
         self._timeline.append((ts, self._present))
@@ -198,14 +209,16 @@ class ReportBuilder:
         if self._clock is not None and ts < self._clock:
             self._note("late_event")  # older than the reorder window allowed: clamp to keep totals sane
             ts = self._clock
-        ts = max(ts, self.start_ms)
+        if ts < self.start_ms:
+            ts = self.start_ms
         if self.end_ms is not None and ts > self.end_ms:
             self._note("after_meeting_end")
             ts = self.end_ms
-        self._clock = ts
-        self._last_ms = ts
+        self._clock = self._last_ms = ts
         self._processed += 1
-        person = self._person(uuid, name, is_host)
+        person = self._people.get(uuid)
+        if person is None:
+            person = self._people[uuid] = _Person(uuid, name, is_host)
         if kind == "join":
             if person.present_since is not None:
                 self._note("repeated_join")
@@ -234,8 +247,7 @@ class ReportBuilder:
 
     def finish(self) -> MeetingReport:
         """Flush the buffer, close open intervals at the meeting's end, and compute the report."""
-        while self._heap:
-            self._process(heapq.heappop(self._heap))
+        self._flush(None)
         end = self.end_ms if self.end_ms is not None else self._last_ms
         start = self.start_ms
         for person in self._people.values():

@@ -129,7 +129,7 @@ def test_events_outside_the_meeting_are_clamped():
 
 
 def test_late_events_beyond_the_window_are_clamped_not_lost():
-    builder = ReportBuilder(T0, T0 + 3_600_000, reorder_window_ms=1000)
+    builder = ReportBuilder(T0, T0 + 3_600_000, reorder_window_ms=1000, flush_batch=1)
     builder.add(ev(1, "a", "join", 0))
     builder.add(ev(2, "a", "leave", 1000))
     builder.add(ev(3, "c", "join", 2000))  # moves the window past 1000 s: the leave is processed
@@ -170,6 +170,8 @@ def test_memory_is_bounded_by_participants_not_events():
         builder.add_raw(
             T0 + i * 100, f"e{i}", "speech_start" if i % 2 else "speech_stop", f"p{i % 20}", "x", False
         )
-    assert len(builder._heap) <= 101  # the window holds ~10 s of events
+    from airflow_provider_attendee.report import FLUSH_BATCH
+
+    assert len(builder._buffer) <= FLUSH_BATCH + 101  # one batch plus the window's ~10 s of events
     assert len(builder._people) == 20
     assert builder.finish().events_processed == 50_000

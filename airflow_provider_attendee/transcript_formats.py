@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_attendee.models import TranscriptUtterance
+if TYPE_CHECKING:  # no pydantic at import: the transcript operator checks FORMATS at DAG parse time
+    from airflow_provider_attendee.models import TranscriptUtterance
 
 FORMATS = ("json", "txt", "vtt", "srt")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any, TypeVar
@@ -47,11 +48,22 @@ CALENDAR_EVENT_ORDERINGS = frozenset(
     f"{sign}{name}" for sign in ("", "-") for name in ("created_at", "updated_at", "start_time", "end_time")
 )
 
+
 # One AsyncClient per (event loop, connection settings): the triggerer runs every trigger in one loop.
-_SHARED_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[ClientSettings, httpx.AsyncClient]
-]
-_SHARED_ASYNC_CLIENTS = weakref.WeakKeyDictionary()
+@dataclass
+class _AsyncPool:
+    """A shared client plus a semaphore that admits ``max_concurrency`` requests at a time.
+
+    Queueing on the semaphore (O(1) per waiter) instead of inside httpcore's pool keeps the CPU cost of
+    a poll flat when a triggerer runs thousands of triggers on a pool of a few connections.
+    """
+
+    client: httpx.AsyncClient
+    slots: asyncio.Semaphore
+
+
+_SHARED_ASYNC_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientSettings, _AsyncPool]]
+_SHARED_ASYNC_POOLS = weakref.WeakKeyDictionary()
 
 
 def _iso(value: DateLike | None, name: str) -> str | None:
@@ -174,18 +186,23 @@ class AttendeeHook(BaseHook):
 
     async def aget_client(self) -> httpx.AsyncClient:
         """The async client for this connection, shared by every hook of the same settings in this loop."""
+        return (await self._apool()).client
+
+    async def _apool(self) -> _AsyncPool:
         settings = await self.aget_settings()
         if self._async_transport is not None:
-            if "_own_async_client" not in self.__dict__:
-                self.__dict__["_own_async_client"] = httpx.AsyncClient(
-                    transport=self._async_transport, **settings.client_kwargs()
+            own: _AsyncPool | None = self.__dict__.get("_own_async_pool")
+            if own is None or own.client.is_closed:
+                client = httpx.AsyncClient(transport=self._async_transport, **settings.client_kwargs())
+                own = self.__dict__["_own_async_pool"] = _AsyncPool(
+                    client, asyncio.Semaphore(settings.max_concurrency)
                 )
-            client: httpx.AsyncClient = self.__dict__["_own_async_client"]
-            return client
-        clients = _SHARED_ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
-        shared = clients.get(settings)
-        if shared is None or shared.is_closed:
-            shared = clients[settings] = httpx.AsyncClient(**settings.client_kwargs())
+            return own
+        pools = _SHARED_ASYNC_POOLS.setdefault(asyncio.get_running_loop(), {})
+        shared = pools.get(settings)
+        if shared is None or shared.client.is_closed:
+            client = httpx.AsyncClient(**settings.client_kwargs())
+            shared = pools[settings] = _AsyncPool(client, asyncio.Semaphore(settings.max_concurrency))
         return shared
 
     def test_connection(self) -> tuple[bool, str]:
@@ -239,7 +256,7 @@ class AttendeeHook(BaseHook):
         idempotent: bool | None = None,
     ) -> httpx.Response:
         settings = await self.aget_settings()
-        client = await self.aget_client()
+        pool = await self._apool()
         url = self._url(path_or_url, settings.base_url)
         what = f"{method} {urlsplit(url).path}"
         safe = method != "POST" if idempotent is None else idempotent
@@ -248,9 +265,10 @@ class AttendeeHook(BaseHook):
                 **_http.retry_policy(settings, idempotent=safe, what=what)
             ):
                 with attempt:
-                    response = await client.request(
-                        method, url, params=_http.clean_params(params or {}) or None, json=json
-                    )
+                    async with pool.slots:
+                        response = await pool.client.request(
+                            method, url, params=_http.clean_params(params or {}) or None, json=json
+                        )
                     _http.raise_for_status(response, settings)
         except httpx.TransportError as err:
             raise _http.transport_error(err, settings, what) from None

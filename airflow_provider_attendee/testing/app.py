@@ -236,6 +236,8 @@ class SimulatorApp:
         sim = self.sim
         method, path = scope["method"], scope["path"]
         sim.counters.requests[f"{method} {route_of(path)}"] += 1
+        if scope.get("client"):
+            sim.counters.clients.add(tuple(scope["client"]))
         messages: list[Message] = []
         request_body = bytearray()
         more = True
@@ -709,6 +711,7 @@ class SimulatorApp:
             self.sim.counters.requests.clear()
             self.sim.counters.statuses.clear()
             self.sim.counters.faults.clear()
+            self.sim.counters.clients.clear()
         snapshot: dict[str, Any] = self.sim.counters.snapshot()
         snapshot["bots_created_by_dedup_key"] = dict(self.world.bots_created_by_dedup_key)
         return _json(snapshot)

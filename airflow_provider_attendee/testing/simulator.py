@@ -48,12 +48,15 @@ class Counters:
     requests: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    #: (host, port) of every client connection seen: how many TCP connections clients opened
+    clients: set[tuple[str, int]] = field(default_factory=set)
 
-    def snapshot(self) -> dict[str, dict[str, int]]:
+    def snapshot(self) -> dict[str, Any]:
         return {
             "requests": dict(self.requests),
             "statuses": dict(self.statuses),
             "faults": dict(self.faults),
+            "connections": len(self.clients),
         }
 
 

@@ -108,6 +108,7 @@ def test_admin_counters_and_reset(attendee_simulator):
     assert admin.requests("POST /api/v1/bots") == 1
     assert admin.requests("GET /api/v1/bots") == 1
     assert admin.counters()["statuses"] == {"201": 1, "200": 1}
+    assert admin.counters()["connections"] == 1  # the hook's client reuses one keep-alive connection
     admin.reset_counters()
     assert admin.requests("POST /api/v1/bots") == 0
     admin.reset()

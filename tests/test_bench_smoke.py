@@ -1,0 +1,34 @@
+"""A quick run of every benchmark with tiny sizes: they work and their figures have the right shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import calendar_sync, fanout, parse_time, report_speed
+
+
+@pytest.mark.timeout(300)
+def test_calendar_sync_benchmark_smoke():
+    result = calendar_sync.run(events=30, latency_ms=5)
+    assert result["ours"]["requests"]["POST"] == 30
+    assert result["ours_rerun"]["requests"]["POST"] == 0 and result["ours_rerun"]["requests"]["DELETE"] == 0
+    assert result["naive"]["requests"]["POST"] == 30
+    assert result["speedup_vs_naive"] > 1
+
+
+@pytest.mark.timeout(300)
+def test_fanout_benchmark_smoke():
+    result = fanout.run(count=10, interval=0.3, time_scale=3000)
+    assert result["ours"]["tcp_connections"] <= 8
+    assert (
+        result["baseline_new_client_per_poll"]["tcp_connections"]
+        >= result["baseline_new_client_per_poll"]["polls"] - 1
+    )
+    assert 0 < result["ours"]["requests_per_bot_per_interval"] <= 1.0
+
+
+def test_parse_and_report_benchmarks_smoke():
+    parse = parse_time.run(runs=1)
+    assert parse["ours_median_ms"] > 0 and parse["baseline_median_ms"] > 0
+    report = report_speed.run(count=5000)
+    assert report["ours"]["participants"] > 0 and report["ours"]["events_per_s"] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, chain
 
 with DAG("bench_baseline", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
     tasks = [
@@ -22,6 +22,5 @@ with DAG("bench_baseline", schedule=None, start_date=datetime(2026, 1, 1)) as da
             "report",
         )
     ]
-    for upstream, downstream in zip(tasks[:6], tasks[1:7], strict=True):
-        upstream >> downstream
+    chain(*tasks[:7])
     tasks[6] >> tasks[7:]

@@ -100,8 +100,8 @@ def measure(count: int, interval: float, time_scale: float, baseline: bool) -> d
         bot_ids = _create_bots(count)
         sim.admin.set_time_scale(time_scale)
         sim.admin.reset_counters()
+        before = rss_kb()  # before the trigger objects exist: their own memory counts
         triggers = _make_triggers(bot_ids, interval, baseline)
-        before = rss_kb()
         cpu = time.process_time()
         elapsed, peak, rate = asyncio.run(_run_all(triggers, interval))
         cpu = time.process_time() - cpu

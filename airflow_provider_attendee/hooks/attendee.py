@@ -503,22 +503,25 @@ class AttendeeHook(BaseHook):
     async def adelete_bot(self, bot_id: str) -> None:
         await self._arequest("DELETE", self._bot(bot_id))
 
+    # State transitions (leave, delete_data, pause, resume) are retried like idempotent requests: the
+    # server's state machine refuses a repeat (AttendeeInvalidStateError), so a retry after a lost
+    # response can never act twice.
     def leave_bot(self, bot_id: str) -> Bot:
         """Ask the bot to leave its meeting (only from the in-meeting states)."""
-        return self._one(Bot, "POST", self._bot(bot_id, "/leave"))
+        return self._one(Bot, "POST", self._bot(bot_id, "/leave"), idempotent=True)
 
     async def aleave_bot(self, bot_id: str) -> Bot:
-        return await self._aone(Bot, "POST", self._bot(bot_id, "/leave"))
+        return await self._aone(Bot, "POST", self._bot(bot_id, "/leave"), idempotent=True)
 
     def delete_bot_data(self, bot_id: str) -> Bot:
         """Delete the bot's recording, transcript and participants for good (ended or fatal_error only)."""
-        return self._one(Bot, "POST", self._bot(bot_id, "/delete_data"))
+        return self._one(Bot, "POST", self._bot(bot_id, "/delete_data"), idempotent=True)
 
     def pause_recording(self, bot_id: str) -> Bot:
-        return self._one(Bot, "POST", self._bot(bot_id, "/pause_recording"))
+        return self._one(Bot, "POST", self._bot(bot_id, "/pause_recording"), idempotent=True)
 
     def resume_recording(self, bot_id: str) -> Bot:
-        return self._one(Bot, "POST", self._bot(bot_id, "/resume_recording"))
+        return self._one(Bot, "POST", self._bot(bot_id, "/resume_recording"), idempotent=True)
 
     # --------------------------------------------------------------------- what the bot observed
     def list_participant_events(

@@ -243,8 +243,10 @@ class SimulatorApp:
         more = True
         while more:  # read the whole request first, so that it can be recorded whatever the handler does
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away before sending its request: nothing to process
             request_body.extend(message.get("body", b""))
-            more = message.get("more_body", False) and message["type"] == "http.request"
+            more = message.get("more_body", False)
         fault = sim.faults.decide(method, path, bytes(request_body))
         if fault.delay_s:
             await asyncio.sleep(fault.delay_s)

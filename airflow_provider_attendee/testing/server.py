@@ -19,7 +19,13 @@ class SimulatorServer:
         self.simulator = simulator
         self.app = SimulatorApp(simulator)
         config = uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=75,  # like nginx in front of the real server; uvicorn's default is 5 s
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from airflow_provider_attendee.states import BOT_STATES
 from airflow_provider_attendee.testing.faults import HTML_502, FaultConfig
 from airflow_provider_attendee.testing.media import wav_chunks, wav_size
 from airflow_provider_attendee.testing.pagination import paginate
@@ -43,24 +44,6 @@ from airflow_provider_attendee.testing.state import (
 )
 
 API = "/api/v1"
-BOT_STATES = [
-    "ready",
-    "joining",
-    "joined_not_recording",
-    "joined_recording",
-    "leaving",
-    "post_processing",
-    "fatal_error",
-    "waiting_room",
-    "ended",
-    "data_deleted",
-    "scheduled",
-    "staged",
-    "joined_recording_paused",
-    "joining_breakout_room",
-    "leaving_breakout_room",
-    "joined_recording_permission_denied",
-]
 CREATE_BOT_FIELDS = [
     "meeting_url",
     "bot_name",

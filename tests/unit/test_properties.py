@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_attendee.report import ReportBuilder, build_report
+from tests.unit.events import Ev
 
 T0 = 1_700_000_000_000
 END = T0 + 3_600_000
-
-
-@dataclass
-class Ev:
-    id: str
-    participant_uuid: str
-    participant_name: str
-    event_type: str
-    timestamp_ms: int
-    participant_is_host: bool = False
 
 
 events_strategy = st.lists(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,16 +12,7 @@ from airflow_provider_attendee.exceptions import AttendeeConfigurationError
 from airflow_provider_attendee.models import CalendarEvent, TranscriptUtterance
 from airflow_provider_attendee.presence import PresenceTracker, compile_name_pattern, validate_threshold
 from airflow_provider_attendee.transcript_formats import records, render
-
-
-@dataclass
-class Ev:
-    id: str
-    participant_uuid: str
-    participant_name: str
-    event_type: str
-    timestamp_ms: int
-    participant_is_host: bool = False
+from tests.unit.events import Ev
 
 
 class TestPresence:

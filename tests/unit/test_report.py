@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 import pytest
 
 from airflow_provider_attendee.report import ReportBuilder, build_report
 from airflow_provider_attendee.report_render import to_csv, to_markdown
+from tests.unit.events import Ev
 
 T0 = 1_700_000_000_000  # ms
-
-
-@dataclass
-class Ev:
-    id: str
-    participant_uuid: str
-    participant_name: str
-    event_type: str
-    timestamp_ms: int
-    participant_is_host: bool = False
 
 
 def ev(n: int, who: str, kind: str, seconds: float, name: str | None = None, host: bool = False) -> Ev:

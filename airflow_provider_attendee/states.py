@@ -1,10 +1,9 @@
-"""Bot state names and their groups, as plain strings: light enough for DAG parsing (no pydantic)."""
+"""Bot state names and their groups, as plain strings: light for DAG parsing (no pydantic), and free of
+Airflow imports so that the simulator (and the pytest plugin) can use them before Airflow is configured."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from airflow_provider_attendee.exceptions import AttendeeConfigurationError
 
 #: All 16 states of the spec's BotStateEnum, in its order.
 BOT_STATES: tuple[str, ...] = (
@@ -52,6 +51,10 @@ def parse_state(value: object) -> str:
     """A user-given state name, normalised; an error listing the valid names otherwise."""
     name = str(getattr(value, "value", value)).strip().lower()
     if name not in BOT_STATES:
+        from airflow_provider_attendee.exceptions import (
+            AttendeeConfigurationError,  # imports airflow: only here
+        )
+
         raise AttendeeConfigurationError(
             f"Unknown Attendee bot state {value!r}. Valid states are: {', '.join(BOT_STATES)}."
         )
@@ -64,6 +67,8 @@ def resolve_states(
     """Validate a wait's states; default failures: fatal_error, data_deleted, and ended unless targeted."""
     targets = [target_states] if isinstance(target_states, str) else list(target_states)
     if not targets:
+        from airflow_provider_attendee.exceptions import AttendeeConfigurationError
+
         raise AttendeeConfigurationError(
             "target_states must name at least one bot state, e.g. joined_recording."
         )

@@ -61,3 +61,17 @@ def test_airflow_cli_lists_provider_and_connection_type():
         [*airflow, "providers", "hooks", "-o", "plain"], capture_output=True, text=True, env=env
     )
     assert "attendee" in hooks.stdout and "AttendeeHook" in hooks.stdout, hooks.stderr[-2000:]
+
+
+def test_pytest_plugin_and_simulator_do_not_import_airflow():
+    """The plugin loads before any conftest configures Airflow (AIRFLOW_HOME...): it must not import it."""
+    code = (
+        "import sys, airflow_provider_attendee.testing.pytest_plugin;"
+        "from airflow_provider_attendee.testing import start_simulator;"
+        "import airflow_provider_attendee.testing.app;"
+        "print('airflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False"]

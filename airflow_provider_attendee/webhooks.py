@@ -116,7 +116,7 @@ WebhookPayload = Annotated[
     BotStateChangeWebhook | TranscriptUpdateWebhook | ParticipantEventWebhook | CalendarWebhook,
     Field(discriminator="trigger"),
 ]
-_KNOWN = TypeAdapter(WebhookPayload)
+_KNOWN: TypeAdapter[Any] = TypeAdapter(WebhookPayload)
 _KNOWN_TRIGGERS = {
     "bot.state_change",
     "transcript.update",

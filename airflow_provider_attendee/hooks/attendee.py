@@ -308,21 +308,11 @@ class AttendeeHook(BaseHook):
 
     def _list(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> list[ModelT]:
         response = self._request("GET", path, params=params)
-        data = _http.parse_json(response)
-        if not isinstance(data, list):
-            raise _http.AttendeeUnexpectedResponseError(
-                f"Attendee API GET {path} did not return a list. Is the connection's host an Attendee server?"
-            )
-        return [_http.validate(model, item, response) for item in data]
+        return _http.list_of(model, _http.parse_json(response), response)
 
     async def _alist(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> list[ModelT]:
         response = await self._arequest("GET", path, params=params)
-        data = _http.parse_json(response)
-        if not isinstance(data, list):
-            raise _http.AttendeeUnexpectedResponseError(
-                f"Attendee API GET {path} did not return a list. Is the connection's host an Attendee server?"
-            )
-        return [_http.validate(model, item, response) for item in data]
+        return _http.list_of(model, _http.parse_json(response), response)
 
     # ------------------------------------------------------------------------------ request shapes
     @staticmethod

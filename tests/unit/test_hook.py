@@ -463,6 +463,11 @@ class TestErrors:
         ):
             AttendeeHook().get_bot("bot_1")
 
+    def test_transcript_that_is_not_a_list(self, api):
+        api.get("/bots/bot_1/transcript").respond(200, json={"utterances": []})
+        with pytest.raises(AttendeeUnexpectedResponseError, match="did not return a list"):
+            AttendeeHook().get_transcript("bot_1")
+
     def test_unreadable_model_gives_short_message(self, api):
         api.get("/bots/bot_1").respond(200, json={"id": "bot_1", "state": "flying"})
         with pytest.raises(AttendeeUnexpectedResponseError) as info:

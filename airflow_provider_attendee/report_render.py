@@ -76,7 +76,16 @@ def chart_writer(report: MeetingReport, intervals: dict[str, dict[str, list[tupl
     except ImportError:
         return None
 
+    def minutes(iso_or_ms: str | int, origin: float) -> float:
+        seconds = (
+            iso_or_ms / 1000
+            if isinstance(iso_or_ms, int)
+            else datetime.fromisoformat(iso_or_ms.replace("Z", "+00:00")).timestamp()
+        )
+        return (seconds - origin) / 60
+
     def write(path: str) -> None:
+        origin = minutes(report.start, 0) * 60 if report.start else 0.0
         people = [p for p in report.participants if p.uuid in intervals]
         fig, (ax_people, ax_count) = plt.subplots(
             2,
@@ -87,17 +96,15 @@ def chart_writer(report: MeetingReport, intervals: dict[str, dict[str, list[tupl
         )
         for row, person in enumerate(reversed(people)):
             spans = intervals[person.uuid]
-            ax_people.broken_barh(
-                [(s / 1000, (e - s) / 1000) for s, e in spans["present"]], (row - 0.3, 0.6), color="#cfe2f3"
-            )
-            ax_people.broken_barh(
-                [(s / 1000, (e - s) / 1000) for s, e in spans["speaking"]], (row - 0.2, 0.4), color="#1f77b4"
-            )
+            for kind, height, color in (("present", 0.3, "#cfe2f3"), ("speaking", 0.2, "#1f77b4")):
+                bars = [(minutes(s, origin), (e - s) / 60_000) for s, e in spans[kind]]
+                ax_people.broken_barh(bars, (row - height, 2 * height), color=color)
         ax_people.set_yticks(range(len(people)), [p.name for p in reversed(people)])
         ax_people.set_title("Attendance (light) and speaking (dark)")
-        times = [datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t, _ in report.timeline]
+        times = [minutes(t, origin) for t, _ in report.timeline]
         ax_count.step(times, [c for _, c in report.timeline], where="post")
         ax_count.set_ylabel("present")
+        ax_count.set_xlabel("minutes since the bot joined")
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)

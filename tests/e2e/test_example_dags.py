@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
+from bench.soak import ELIGIBLE, PRODUCT_SYNC, TALK_TIME  # the demo scenario's ground truth, defined once
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 DAG_FILES = sorted(EXAMPLES.glob("*.py"))
-PRODUCT_SYNC = "https://meet.google.com/abc-defg-hij"
 
 
 def load(name: str):
@@ -92,13 +92,7 @@ def test_meeting_pipeline_dag(attendee_simulator, airflow_db):
     # Ground truth of the demo scenario's product sync: 5 people, who said what and for how long.
     report = json.loads(local(summary["report"]["json"]).read_text())
     talk = {p["name"]: p["speaking_seconds"] for p in report["participants"]}
-    assert talk == {
-        "Maya Chen": 72,
-        "Tom Okafor": 58,
-        "Priya Raman": 67,
-        "Lukas Berg": 30,
-        "Sofia Alvarez": 35,
-    }
+    assert talk == TALK_TIME
     assert report["peak_concurrent"] == 5 and summary["top_speaker"] == "Maya Chen"
     transcript = json.loads(local(summary["transcript"]).read_text())
     assert len(transcript) == 10
@@ -120,18 +114,7 @@ def test_calendar_sync_dag_is_idempotent(attendee_simulator, airflow_db):
     assert set(task_states(first).values()) == {"success"}
     bots = attendee_simulator.admin.bots()
     names = sorted(b["bot_name"] for b in bots)
-    assert names == sorted(
-        f"Notetaker · {n}"
-        for n in [
-            "Weekly product sync",
-            "Acme renewal call",
-            "Engineering standup",
-            "Board prep",
-            "1:1 Maya / Tom",
-            "Design review",
-            "Hiring sync",
-        ]
-    )
+    assert names == sorted(f"Notetaker · {n}" for n in ELIGIBLE)
     assert all(b["state"] == "scheduled" and b["calendar_event_id"] for b in bots)
     attendee_simulator.admin.reset_counters()
     second = dag.test()

@@ -279,29 +279,27 @@ def validate(model: type[ModelT], data: Any, response: httpx.Response) -> ModelT
         ) from None
 
 
+def _not_a(shape: str, response: httpx.Response) -> AttendeeUnexpectedResponseError:
+    return AttendeeUnexpectedResponseError(
+        f"Attendee API GET {response.request.url.path} did not return {shape}. Is the connection's host an "
+        "Attendee server?",
+        http_status=response.status_code,
+        method="GET",
+        path=response.request.url.path,
+    )
+
+
 def list_of(model: type[ModelT], data: Any, response: httpx.Response) -> list[ModelT]:
     """A plain JSON list body (e.g. the transcript) as models."""
     if not isinstance(data, list):
-        raise AttendeeUnexpectedResponseError(
-            f"Attendee API GET {response.request.url.path} did not return a list. Is the connection's host an "
-            "Attendee server?",
-            http_status=response.status_code,
-            method="GET",
-            path=response.request.url.path,
-        )
+        raise _not_a("a list", response)
     return [validate(model, item, response) for item in data]
 
 
 def page_of(data: Any, response: httpx.Response, base_url: str) -> tuple[list[Any], str | None]:
     """Split a paginated body into its results and its ``next`` link, resolved on the configured host."""
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise AttendeeUnexpectedResponseError(
-            f"Attendee API GET {response.request.url.path} did not return a paginated list "
-            "({next, previous, results}). Is the connection's host an Attendee server?",
-            http_status=response.status_code,
-            method="GET",
-            path=response.request.url.path,
-        )
+        raise _not_a("a paginated list ({next, previous, results})", response)
     next_url = data.get("next")
     if not isinstance(next_url, str) or not next_url:
         return data["results"], None

@@ -26,19 +26,20 @@ BOT_STATES: tuple[str, ...] = (
 )
 #: Finished: the server allows the same deduplication key again once a bot is here.
 TERMINAL = frozenset({"ended", "fatal_error", "data_deleted"})
-#: States from which ``POST /bots/{id}/leave`` is accepted.
-IN_MEETING = frozenset(
-    {
-        "joining",
-        "waiting_room",
-        "joined_not_recording",
-        "joined_recording",
-        "joined_recording_paused",
-        "joined_recording_permission_denied",
-        "joining_breakout_room",
-        "leaving_breakout_room",
-    }
+#: States from which ``POST /bots/{id}/leave`` is accepted, in the order the server's error message lists them.
+LEAVE_ALLOWED: tuple[str, ...] = (
+    "joined_recording_paused",
+    "joined_recording",
+    "joined_not_recording",
+    "joined_recording_permission_denied",
+    "waiting_room",
+    "joining",
+    "joining_breakout_room",
+    "leaving_breakout_room",
 )
+IN_MEETING = frozenset(LEAVE_ALLOWED)
+#: In the meeting itself (admitted), as opposed to still joining or waiting to be let in.
+JOINED = IN_MEETING - {"joining", "waiting_room"}
 #: Before the bot tries to join.
 PRE_JOIN = frozenset({"ready", "scheduled", "staged"})
 #: Left the meeting, not finished yet.

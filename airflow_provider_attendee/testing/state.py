@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_attendee.states import JOINED, LEAVE_ALLOWED, TERMINAL
 from airflow_provider_attendee.testing.clock import SimClock
 from airflow_provider_attendee.testing.scenario import (
     CalendarSpec,
@@ -29,27 +30,7 @@ from airflow_provider_attendee.testing.scenario import (
     generated_meeting,
 )
 
-FINISHED = frozenset({"ended", "fatal_error", "data_deleted"})
-LEAVE_ALLOWED = (
-    "joined_recording_paused",
-    "joined_recording",
-    "joined_not_recording",
-    "joined_recording_permission_denied",
-    "waiting_room",
-    "joining",
-    "joining_breakout_room",
-    "leaving_breakout_room",
-)
-JOINED = frozenset(
-    {
-        "joined_not_recording",
-        "joined_recording",
-        "joined_recording_paused",
-        "joined_recording_permission_denied",
-        "joining_breakout_room",
-        "leaving_breakout_room",
-    }
-)
+FINISHED = TERMINAL
 #: event type -> (states it may happen in, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "staged": (frozenset({"scheduled"}), "staged"),

@@ -11,7 +11,7 @@ AIRFLOW_LOWEST ?= apache-airflow==3.1.0
 LOWEST_CONSTRAINTS ?= ci/constraints-airflow-3.1.0.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-latest test-lowest lint bench clean
+.PHONY: demo test test-latest test-lowest lint bench clean check-fixtures sync-fixtures
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python scripts/demo.py
@@ -29,6 +29,18 @@ test-latest: $(VENV)/.installed
 test-lowest: $(VENV_LOWEST)/.installed
 	$(VENV_LOWEST)/bin/mypy
 	$(VENV_LOWEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The tests' copies of ../shared (tests/fixtures/attendee) must equal their source when it is there.
+SHARED ?= ../shared
+FIXTURES ?= tests/fixtures/attendee
+check-fixtures:
+	diff -r -x NOTICE.md -x seeds $(SHARED)/attendee-api $(FIXTURES)
+	diff -r $(SHARED)/seeds $(FIXTURES)/seeds
+	@echo "tests/fixtures/attendee matches $(SHARED)"
+
+sync-fixtures:
+	cp -r $(SHARED)/attendee-api/. $(FIXTURES)/
+	cp -r $(SHARED)/seeds/. $(FIXTURES)/seeds/
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python -m bench

@@ -74,7 +74,7 @@ class Plan:
 
 
 def live_bots(event: CalendarEvent) -> list[Bot]:
-    return [bot for bot in event.bots if bot.state.value not in TERMINAL]
+    return [bot for bot in event.bots if bot.state not in TERMINAL]
 
 
 def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
@@ -96,12 +96,12 @@ def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
             else:
                 result.create.append(event)
             continue
-        removable = [bot for bot in live if bot.state.value == "scheduled"]
+        removable = [bot for bot in live if bot.state == "scheduled"]
         for bot in removable:
             result.delete.append((event, bot, reason))
-        unremovable = [bot for bot in live if bot.state.value != "scheduled"]
+        unremovable = [bot for bot in live if bot.state != "scheduled"]
         if unremovable:
-            reason += f"; bot {unremovable[0].id} is {unremovable[0].state.value} and cannot be deleted"
+            reason += f"; bot {unremovable[0].id} is {unremovable[0].state} and cannot be deleted"
         if not removable:
             result.skipped[event.id] = reason
     return result

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from airflow_provider_attendee import states
+from airflow_provider_attendee.names import display_name
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -55,28 +56,10 @@ class BotState(_StrEnum):
         """Turn a user-given state name into a BotState, with an error that lists the valid names."""
         return cls(states.parse_state(value))
 
-    @property
-    def is_terminal(self) -> bool:
-        """True once the bot is finished and will never change state again (but data deletion)."""
-        return self in TERMINAL_STATES
-
-    @property
-    def is_in_meeting(self) -> bool:
-        """True while the bot is in (or entering) the meeting, i.e. while ``leave`` is allowed."""
-        return self in IN_MEETING_STATES
-
-
-#: Finished states: the server allows the same deduplication key again once a bot is here.
-TERMINAL_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.TERMINAL)
-#: States from which ``POST /bots/{id}/leave`` is accepted.
-IN_MEETING_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.IN_MEETING)
-#: States before the bot tries to join.
-PRE_JOIN_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.PRE_JOIN)
-#: States after the bot left the meeting but before it finished.
-LEAVING_STATES: frozenset[BotState] = frozenset(BotState(s) for s in states.LEAVING)
-
 
 class TranscriptionState(_StrEnum):
+    """Values of a bot's ``transcription_state`` (null for a bot without a default recording)."""
+
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"
     COMPLETE = "complete"
@@ -84,6 +67,8 @@ class TranscriptionState(_StrEnum):
 
 
 class RecordingState(_StrEnum):
+    """Values of a bot's ``recording_state`` (null for a bot without a default recording)."""
+
     NOT_STARTED = "not_started"
     IN_PROGRESS = "in_progress"
     COMPLETE = "complete"
@@ -108,7 +93,8 @@ class AttendeeModel(BaseModel):
 
 
 class BotEvent(AttendeeModel):
-    """One entry of a bot's ``events`` history (join_requested, bot_joined_meeting, ...)."""
+    """One entry of a bot's ``events`` history: ``type`` is an API code such as ``joined_meeting`` (see
+    :data:`airflow_provider_attendee.states.EVENT_TYPES`); unknown codes are kept as they come."""
 
     type: str
     sub_type: str | None = None
@@ -116,12 +102,20 @@ class BotEvent(AttendeeModel):
 
 
 class Bot(AttendeeModel):
+    """A bot as the API serves it.
+
+    States are kept as the server's strings (a state, or a transcription or recording state, that a newer
+    server adds never breaks parsing); compare them with :class:`BotState` members or the groups in
+    :mod:`airflow_provider_attendee.states`. ``transcription_state`` and ``recording_state`` are null for
+    a bot without a default recording.
+    """
+
     id: str
     meeting_url: str
-    state: BotState
+    state: str
     events: list[BotEvent] = Field(default_factory=list)
-    transcription_state: TranscriptionState = TranscriptionState.NOT_STARTED
-    recording_state: RecordingState = RecordingState.NOT_STARTED
+    transcription_state: str | None = None
+    recording_state: str | None = None
     join_at: UtcDatetime | None = None
     metadata: dict[str, Any] | None = None
     deduplication_key: str | None = None
@@ -130,26 +124,46 @@ class Bot(AttendeeModel):
     def last_event(self) -> BotEvent | None:
         return self.events[-1] if self.events else None
 
+    @property
+    def is_terminal(self) -> bool:
+        """True once the bot is finished and will never change state again (but data deletion)."""
+        return self.state in states.TERMINAL
+
+    @property
+    def is_in_meeting(self) -> bool:
+        """True while the bot is in (or entering) the meeting, i.e. while ``leave`` is allowed."""
+        return self.state in states.IN_MEETING
+
 
 class Participant(AttendeeModel):
+    """A person the bot saw; ``name`` is null when the meeting gave no display name."""
+
     id: str
-    name: str
+    name: str | None = None
     uuid: str
     user_uuid: str | None = None
     is_host: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.name, self.uuid)
 
 
 class ParticipantEvent(AttendeeModel):
     """A join, leave, speech_start or speech_stop (unknown types are kept as plain strings)."""
 
     id: str
-    participant_name: str
+    participant_name: str | None = None
     participant_uuid: str
     participant_user_uuid: str | None = None
     participant_is_host: bool = False
     event_type: str
     event_data: Any = None
     timestamp_ms: int
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.participant_name, self.participant_uuid)
 
 
 class TranscriptionText(AttendeeModel):
@@ -158,13 +172,19 @@ class TranscriptionText(AttendeeModel):
 
 
 class TranscriptUtterance(AttendeeModel):
-    speaker_name: str
+    """One utterance; ``speaker_name`` is null for a speaker without a display name."""
+
+    speaker_name: str | None = None
     speaker_uuid: str
     speaker_user_uuid: str | None = None
     speaker_is_host: bool = False
     timestamp_ms: int
     duration_ms: int
     transcription: TranscriptionText | None = None
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.speaker_name, self.speaker_uuid)
 
     @property
     def text(self) -> str:
@@ -219,7 +239,11 @@ class ChatMessage(AttendeeModel):
     timestamp_ms: int
     timestamp: int | None = None
     to: str | None = None
-    sender_name: str
+    sender_name: str | None = None
     sender_uuid: str
     sender_user_uuid: str | None = None
     additional_data: Any = None
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self.sender_name, self.sender_uuid)

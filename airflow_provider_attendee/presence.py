@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError
+from airflow_provider_attendee.names import display_name
 
 COMPARISONS: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge,
@@ -30,7 +31,7 @@ DEFAULT_MARGIN = timedelta(minutes=2)
 class ParticipantEventLike(Protocol):
     id: str
     participant_uuid: str
-    participant_name: str
+    participant_name: str | None
     participant_is_host: bool
     event_type: str
     timestamp_ms: int
@@ -96,7 +97,7 @@ class PresenceTracker:
             self.people[event.participant_uuid] = [
                 event.timestamp_ms,
                 event.event_type == "join",
-                event.participant_name,
+                display_name(event.participant_name, event.participant_uuid),
                 event.participant_is_host,
             ]
         floor = self.newest_ms - self.margin_ms

@@ -1,7 +1,7 @@
 """Attendance and speaking report from participant events: one streaming pass, pure Python, no Airflow.
 
-Events may arrive out of timestamp order (the server returns them in storage order): a small reorder
-buffer (a heap holding ``reorder_window_ms`` of events) puts them back in order, so memory is bounded by
+Events may arrive out of timestamp order (the server returns them in storage order): a reorder buffer,
+sorted in batches and flushed up to ``reorder_window_ms`` behind the newest event, puts them back in order, so memory is bounded by
 the participants and the window, never by the number of events. The messy real cases are handled:
 a leave without a join (present since the meeting started), a join without a leave and a speech_start
 without a stop (closed at the meeting's end or the participant's leave), repeated joins, two people with
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_attendee.names import display_name
 from airflow_provider_attendee.presence import ParticipantEventLike
 
 DEFAULT_REORDER_WINDOW_MS = 5 * 60 * 1000
@@ -130,7 +131,7 @@ class ReportBuilder:
             event.id,
             event.event_type,
             event.participant_uuid,
-            event.participant_name,
+            display_name(event.participant_name, event.participant_uuid),
             event.participant_is_host,
         )
 

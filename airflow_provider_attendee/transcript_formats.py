@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_attendee.names import display_name
+
 if TYPE_CHECKING:  # no pydantic at import: the transcript operator checks FORMATS at DAG parse time
     from airflow_provider_attendee.models import TranscriptUtterance
 
@@ -27,6 +29,7 @@ def records(utterances: Sequence[TranscriptUtterance], origin_ms: int | None = N
     return [
         {
             "speaker_name": u.speaker_name,
+            "speaker": display_name(u.speaker_name, u.speaker_uuid),
             "speaker_uuid": u.speaker_uuid,
             "speaker_is_host": u.speaker_is_host,
             "timestamp_ms": u.timestamp_ms,
@@ -43,20 +46,18 @@ def render(kind: str, rows: list[dict[str, Any]]) -> str:
     if kind == "json":
         return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
     if kind == "txt":
-        return "".join(
-            f"[{_clock(r['offset_ms'], '.')[:8]}] {r['speaker_name']}: {r['text']}\n" for r in rows
-        )
+        return "".join(f"[{_clock(r['offset_ms'], '.')[:8]}] {r['speaker']}: {r['text']}\n" for r in rows)
     if kind == "vtt":
         cues = [
             f"{_clock(r['offset_ms'], '.')} --> {_clock(r['offset_ms'] + r['duration_ms'], '.')}\n"
-            f"<v {r['speaker_name']}>{r['text']}\n"
+            f"<v {r['speaker']}>{r['text']}\n"
             for r in rows
         ]
         return "WEBVTT\n\n" + "\n".join(cues)
     if kind == "srt":
         cues = [
             f"{index}\n{_clock(r['offset_ms'], ',')} --> {_clock(r['offset_ms'] + r['duration_ms'], ',')}\n"
-            f"{r['speaker_name']}: {r['text']}\n"
+            f"{r['speaker']}: {r['text']}\n"
             for index, r in enumerate(rows, start=1)
         ]
         return "\n".join(cues)

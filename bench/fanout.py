@@ -53,8 +53,8 @@ def _make_triggers(bot_ids: list[str], interval: float, baseline: bool) -> list[
 
             bot = Bot.model_validate_json(response.content)
             return (
-                {"status": "success", "state": bot.state.value}
-                if bot.state.value in self.target_states
+                {"status": "success", "state": bot.state}
+                if bot.state in self.target_states
                 else None
             )
 

@@ -1,6 +1,6 @@
 """Contract checks: requests and responses seen by the simulator, validated against openapi.yml.
 
-The spec is read from ../shared/attendee-api/openapi.yml (beside the project, as in CI), with the
+The spec is the project's copy of openapi.yml (tests/fixtures/attendee, kept equal to ../shared), with the
 fields BEHAVIOUR.md documents as really nullable marked so, and openapi-core's spec validation off
 (the document mixes OpenAPI 3.1 constructs into 3.0.3, as BEHAVIOUR.md notes).
 """
@@ -19,8 +19,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from airflow_provider_attendee.testing import Exchange
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "attendee-api"
-SPEC_PATH = SHARED / "openapi.yml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "attendee"
+SPEC_PATH = FIXTURES / "openapi.yml"
 
 # BEHAVIOUR.md, "Where the server's JSON breaks openapi.yml": null although the spec says non-nullable.
 REALLY_NULLABLE = {

@@ -29,6 +29,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeError,
 )
+from airflow_provider_attendee.meeting_urls import stored_form
 from airflow_provider_attendee.models import (
     Bot,
     BotState,
@@ -367,7 +368,8 @@ class AttendeeHook(BaseHook):
             states = [states]
         return {
             "states": [BotState.parse(s).value for s in states] if states else None,
-            "meeting_url": meeting_url,
+            # The server matches the URL exactly as it stored it (normalised): send that form.
+            "meeting_url": stored_form(meeting_url) if meeting_url else None,
             "deduplication_key": deduplication_key,
             "join_at_after": _iso(join_at_after, "join_at_after"),
             "join_at_before": _iso(join_at_before, "join_at_before"),
@@ -452,7 +454,11 @@ class AttendeeHook(BaseHook):
         join_at_after: DateLike | None = None,
         join_at_before: DateLike | None = None,
     ) -> Iterator[Bot]:
-        """Bots of the project, lazily over every page; ``states`` is sent as repeated parameters."""
+        """Bots of the project, lazily over every page; ``states`` is sent as repeated parameters.
+
+        ``meeting_url`` may be the URL as copied from an invite: it is normalised the way the server stores
+        URLs (:func:`~airflow_provider_attendee.meeting_urls.normalize_meeting_url`) before the exact match.
+        """
         params = self._bot_filters(states, meeting_url, deduplication_key, join_at_after, join_at_before)
         return self._paginate(Bot, "/bots", params)
 
@@ -465,6 +471,7 @@ class AttendeeHook(BaseHook):
         join_at_after: DateLike | None = None,
         join_at_before: DateLike | None = None,
     ) -> AsyncIterator[Bot]:
+        """Async :meth:`list_bots`."""
         params = self._bot_filters(states, meeting_url, deduplication_key, join_at_after, join_at_before)
         return self._apaginate(Bot, "/bots", params)
 

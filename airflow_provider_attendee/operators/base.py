@@ -65,11 +65,8 @@ class AttendeeBaseOperator(BaseOperator):
         failure_states: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Return once the bot is in a target state; defers (same trigger as the sensor) if deferrable."""
-        from airflow_provider_attendee.triggers.attendee import (
-            AttendeeBotStateTrigger,
-            bot_summary,
-            evaluate_bot_state,
-        )
+        from airflow_provider_attendee.triggers.attendee import AttendeeBotStateTrigger
+        from airflow_provider_attendee.verdicts import bot_summary, evaluate_bot_state
 
         targets, failures = resolve_states(target_states, failure_states)
         bot = self.hook.get_bot(bot_id)
@@ -96,10 +93,10 @@ class AttendeeBaseOperator(BaseOperator):
                 )
             if time.monotonic() >= deadline:
                 raise AirflowSensorTimeout(
-                    f"Bot {bot_id} is still {bot.state.value} after {self.wait_timeout:g}s waiting for "
+                    f"Bot {bot_id} is still {bot.state} after {self.wait_timeout:g}s waiting for "
                     f"{', '.join(targets)}."
                 )
-            self.log.info("Bot %s is %s; waiting for %s", bot_id, bot.state.value, ", ".join(targets))
+            self.log.info("Bot %s is %s; waiting for %s", bot_id, bot.state, ", ".join(targets))
             time.sleep(self.poll_interval)
             bot = self.hook.get_bot(bot_id)
 

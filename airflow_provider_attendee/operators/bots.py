@@ -97,7 +97,7 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
         )
 
     def _existing_bot(self, key: str) -> Bot | None:
-        live = [bot for bot in self.hook.list_bots(deduplication_key=key) if bot.state.value not in TERMINAL]
+        live = [bot for bot in self.hook.list_bots(deduplication_key=key) if bot.state not in TERMINAL]
         return live[-1] if live else None
 
     def execute(self, context: Context) -> str:
@@ -112,7 +112,7 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
                 calendar_event_id=self.calendar_event_id or None,
                 **(self.bot_settings or {}),
             )
-            self.log.info("Created bot %s (%s) with deduplication key %s", bot.id, bot.state.value, key)
+            self.log.info("Created bot %s (%s) with deduplication key %s", bot.id, bot.state, key)
         except AttendeeDeduplicationKeyInUseError:
             existing = self._existing_bot(key)
             if existing is None:
@@ -122,7 +122,7 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
                 "Bot %s already exists for deduplication key %s (%s); reusing it",
                 bot.id,
                 key,
-                bot.state.value,
+                bot.state,
             )
         self.push_bot_link(context, bot.id)
         if self.wait_for_states:
@@ -162,33 +162,33 @@ class AttendeeLeaveBotOperator(AttendeeBaseOperator):
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
         action = "none"
-        if bot.state.is_in_meeting:
+        if bot.is_in_meeting:
             try:
                 bot = self.hook.leave_bot(self.bot_id)
                 action = "left"
             except AttendeeInvalidStateError:
                 bot = self.hook.get_bot(self.bot_id)  # it left on its own meanwhile
-                self.log.info("Bot %s left on its own meanwhile (%s)", bot.id, bot.state.value)
-        elif bot.state.value == "scheduled" and self.unschedule_if_scheduled:
+                self.log.info("Bot %s left on its own meanwhile (%s)", bot.id, bot.state)
+        elif bot.state == "scheduled" and self.unschedule_if_scheduled:
             self.hook.delete_bot(self.bot_id)
             self.log.info("Bot %s had not joined yet: unscheduled (deleted)", self.bot_id)
             return {"bot_id": self.bot_id, "state": "deleted", "action": "unscheduled"}
         else:
-            message = f"Bot {bot.id} is {bot.state.value}, not in a meeting: nothing to leave."
+            message = f"Bot {bot.id} is {bot.state}, not in a meeting: nothing to leave."
             if self.fail_if_not_in_meeting:
                 raise AttendeeBotFailedError(message + " (fail_if_not_in_meeting=True)")
             self.log.info(message)
-        if self.wait_for_end and bot.state.value != "data_deleted":
-            if bot.state.value in ("scheduled", "staged"):
+        if self.wait_for_end and bot.state != "data_deleted":
+            if bot.state in ("scheduled", "staged"):
                 raise AttendeeError(
-                    f"Bot {bot.id} is {bot.state.value}: it has not joined, so it will not end by leaving. "
+                    f"Bot {bot.id} is {bot.state}: it has not joined, so it will not end by leaving. "
                     "Set unschedule_if_scheduled=True or do not wait for the end."
                 )
             # Kept in XCom: a deferred task resumes in a new process (and dag.test drops defer kwargs).
             context["ti"].xcom_push(key=LEAVE_ACTION_XCOM_KEY, value=action)
             summary = self.wait_for_bot(context, bot.id, ["ended"], ["fatal_error", "data_deleted"])
             return {"bot_id": bot.id, "state": summary["state"], "action": action}
-        return {"bot_id": bot.id, "state": bot.state.value, "action": action}
+        return {"bot_id": bot.id, "state": bot.state, "action": action}
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         result = super().execute_complete(context, event)

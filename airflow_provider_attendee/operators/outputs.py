@@ -16,6 +16,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeTranscriptNotReadyError,
 )
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
+from airflow_provider_attendee.states import DEPARTURE_EVENTS, JOINED_EVENT
 from airflow_provider_attendee.storage import (
     as_path,
     atomic_open,
@@ -30,19 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Bot events that mark when the bot stopped observing the meeting.
-DEPARTURE_EVENTS = (
-    "leave_requested",
-    "meeting_ended",
-    "bot_left_meeting",
-    "fatal_error",
-    "could_not_join_meeting",
-)
-
 
 def meeting_window_ms(bot: Bot) -> tuple[int | None, int | None]:
     """When the bot was in the meeting, from its events (epoch ms): joined, and left or meeting ended."""
-    start = next((e for e in bot.events if e.type == "bot_joined_meeting"), None)
+    start = next((e for e in bot.events if e.type == JOINED_EVENT), None)
     end = next((e for e in bot.events if e.type in DEPARTURE_EVENTS), None)
 
     def ms(event: Any) -> int | None:
@@ -111,9 +103,9 @@ class AttendeeTranscriptOperator(_OutputOperator):
         self._check_formats()
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
-        if bot.transcription_state.value != "complete" and not self.allow_incomplete:
+        if bot.transcription_state != "complete" and not self.allow_incomplete:
             raise AttendeeTranscriptNotReadyError(
-                f"The transcript of bot {bot.id} is {bot.transcription_state.value} (bot {bot.state.value}), not "
+                f"The transcript of bot {bot.id} is {bot.transcription_state} (bot {bot.state}), not "
                 "complete. Wait with AttendeeTranscriptReadySensor, or set allow_incomplete=True to take what "
                 "exists."
             )
@@ -128,7 +120,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
             target = folder / f"transcript.{kind}"
             write_text(target, transcript_formats.render(kind, rows))
             paths[kind] = str(target)
-        speakers = sorted({row["speaker_name"] for row in rows})
+        speakers = sorted({row["speaker"] for row in rows})
         self.log.info(
             "Wrote %d utterances by %d speakers to %s", len(rows), len(speakers), ", ".join(paths.values())
         )

@@ -129,18 +129,18 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
         resolve_states(target_states, failure_states)  # fail at parse time on a typo
 
     def poke(self, context: Context) -> bool:
-        from airflow_provider_attendee.triggers.attendee import evaluate_bot_state
+        from airflow_provider_attendee.verdicts import evaluate_bot_state
 
         target, failure = resolve_states(self.target_states, self.failure_states)
         bot = self.hook.get_bot(self.bot_id)
         verdict = evaluate_bot_state(bot, target, failure)
         if verdict is None:
-            self.log.info("Bot %s is %s; waiting for %s", bot.id, bot.state.value, ", ".join(target))
+            self.log.info("Bot %s is %s; waiting for %s", bot.id, bot.state, ", ".join(target))
             return False
         status, message = verdict
         if status == "failure":
             raise AttendeeBotFailedError(message)
-        self._last_payload = {"bot_id": bot.id, "state": bot.state.value}
+        self._last_payload = {"bot_id": bot.id, "state": bot.state}
         return True
 
     def build_trigger(self) -> AttendeePollingTrigger:
@@ -164,7 +164,7 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
         self.require_recording = require_recording
 
     def poke(self, context: Context) -> bool:
-        from airflow_provider_attendee.triggers.attendee import bot_summary, evaluate_transcript
+        from airflow_provider_attendee.verdicts import bot_summary, evaluate_transcript
 
         bot = self.hook.get_bot(self.bot_id)
         verdict = evaluate_transcript(bot, self.require_recording)
@@ -172,8 +172,8 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
             self.log.info(
                 "Bot %s: transcription %s, recording %s",
                 bot.id,
-                bot.transcription_state.value,
-                bot.recording_state.value,
+                bot.transcription_state,
+                bot.recording_state,
             )
             return False
         status, message = verdict
@@ -242,7 +242,7 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
 
     def poke(self, context: Context) -> bool:
         from airflow_provider_attendee.presence import PresenceTracker
-        from airflow_provider_attendee.triggers.attendee import count_verdict
+        from airflow_provider_attendee.verdicts import count_verdict
 
         threshold, comparison = validate_threshold(self.threshold, self.comparison)
         if self._tracker is None:

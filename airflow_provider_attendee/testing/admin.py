@@ -53,13 +53,19 @@ class SimulatorAdmin:
         seed: int = 0,
         page_size: int | None = None,
         faults: dict[str, Any] | None = None,
+        zoom_credentials: bool = True,
     ) -> None:
-        """Start over: no bots, no calendars, a fresh clock, ``scenario`` loaded (a bundled name or a dict)."""
+        """Start over: no bots, no calendars, a fresh clock, ``scenario`` loaded (a bundled name or a dict).
+
+        ``zoom_credentials=False`` makes the project one without Zoom App credentials: every Zoom bot is
+        then refused with the real server's 400.
+        """
         payload: dict[str, Any] = {
             "scenario": scenario,
             "time_scale": time_scale,
             "seed": seed,
             "faults": faults,
+            "zoom_credentials": zoom_credentials,
         }
         if page_size is not None:
             payload["page_size"] = page_size
@@ -89,6 +95,15 @@ class SimulatorAdmin:
         payload = {"start_in_minutes": start_in_minutes, "duration_minutes": duration_minutes}
         return dict(self._call("POST", f"/calendar_events/{event_id}/reschedule", payload))
 
+    def change_event(self, event_id: str, **changes: Any) -> dict[str, Any]:
+        """Edit an event in the calendar (``name``, ``meeting_url``, ``attendees``) as a calendar sync would:
+        ``updated_at`` moves, and its still-scheduled bots follow a new link."""
+        return dict(self._call("PATCH", f"/calendar_events/{event_id}", changes))
+
+    def fire_event(self, bot_id: str, event_type: str, sub_type: str | None = None) -> dict[str, Any]:
+        """Apply one bot event now (e.g. ``joined_meeting``), to set a bot up in a given state."""
+        return dict(self._call("POST", f"/bots/{bot_id}/events", {"type": event_type, "sub_type": sub_type}))
+
     def bots(self) -> list[dict[str, Any]]:
         """Every live bot with ground truth (present participants), oldest first."""
         return list(self._call("GET", "/bots")["bots"])
@@ -96,5 +111,5 @@ class SimulatorAdmin:
     def deleted_bot_ids(self) -> list[str]:
         return list(self._call("GET", "/bots")["deleted_bot_ids"])
 
-    def fail_bot(self, bot_id: str, sub_type: str = "bot_crashed") -> dict[str, Any]:
+    def fail_bot(self, bot_id: str, sub_type: str = "process_terminated") -> dict[str, Any]:
         return dict(self._call("POST", f"/bots/{bot_id}/fail", {"sub_type": sub_type}))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
+from airflow_provider_attendee.meeting_urls import normalize_meeting_url
 from airflow_provider_attendee.states import BOT_STATES
 from airflow_provider_attendee.testing.faults import HTML_502, FaultConfig
 from airflow_provider_attendee.testing.media import wav_chunks, wav_size
@@ -68,11 +68,6 @@ CREATE_BOT_FIELDS = [
     "automatic_leave_settings",
 ]
 ORDERINGS = [f"{s}{f}" for f in ("created_at", "end_time", "start_time", "updated_at") for s in ("-", "")]
-MEETING_URL_PATTERNS = [
-    re.compile(r"^https://([a-z0-9-]+\.)?zoom\.(us|com)/(j|my|w|s|wc/join)/[^\s]+$", re.I),
-    re.compile(r"^https://meet\.google\.com/[a-z]{3}-[a-z]{4}-[a-z]{3}([/?#][^\s]*)?$", re.I),
-    re.compile(r"^https://teams\.(microsoft|live)\.com/[^\s]+$", re.I),
-]
 DATETIME_FORMAT_ERROR = "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
 
 log = logging.getLogger(__name__)
@@ -188,6 +183,7 @@ class SimulatorApp:
             Route(f"{API}/calendar_events", self.calendar_events, methods=["GET"]),
         ]
         admin = [
+            Route("/_sim/", self.admin_index, methods=["GET"]),
             Route("/_sim/health", self.admin_health, methods=["GET"]),
             Route("/_sim/clock", self.admin_clock, methods=["GET", "POST"]),
             Route("/_sim/counters", self.admin_counters, methods=["GET", "DELETE"]),
@@ -202,6 +198,8 @@ class SimulatorApp:
             ),
             Route("/_sim/bots", self.admin_bots, methods=["GET"]),
             Route("/_sim/bots/{bot_id}/fail", self.admin_fail_bot, methods=["POST"]),
+            Route("/_sim/bots/{bot_id}/events", self.admin_bot_event, methods=["POST"]),
+            Route("/_sim/calendar_events/{event_id}", self.admin_change_event, methods=["PATCH"]),
             Route("/_sim/recordings/{bot_id}.wav", self.admin_recording_file, methods=["GET"]),
         ]
         routes = [Route(r.path, self._api(r.endpoint), methods=list(r.methods or [])) for r in api]
@@ -210,6 +208,8 @@ class SimulatorApp:
             routes=routes,
             exception_handlers={404: self._not_found, 405: self._not_allowed},
         )
+        # The real server answers 404 to /api/v1/bots/ (no redirect to the path without the slash).
+        self.starlette.router.redirect_slashes = False
 
     # --------------------------------------------------------------------------- ASGI plumbing
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -418,20 +418,29 @@ class SimulatorApp:
                 "This field is required." if "bot_name" not in data else "This field may not be blank."
             ]
         if event_id:
-            if meeting_url or data.get("join_at"):
+            if meeting_url:
                 raise SimError(
                     400,
                     {
-                        "non_field_errors": [
-                            "meeting_url should not be provided when calendar_event_id is specified. join_at should not be "
-                            "provided when calendar_event_id is specified."
-                        ]
+                        "error": "meeting_url should not be provided when calendar_event_id is specified. The "
+                        "meeting URL will be taken from the calendar event."
+                    },
+                )
+            if data.get("join_at"):
+                raise SimError(
+                    400,
+                    {
+                        "error": "join_at should not be provided when calendar_event_id is specified. The join "
+                        "time will be taken from the calendar event."
                     },
                 )
         elif not meeting_url:
             errors["meeting_url"] = ["This field is required."]
-        elif not isinstance(meeting_url, str) or not any(p.match(meeting_url) for p in MEETING_URL_PATTERNS):
-            errors["meeting_url"] = ["Invalid meeting URL"]
+        else:
+            # The server stores (and returns, and filters on) the normalised URL.
+            meeting_url = normalize_meeting_url(meeting_url) if isinstance(meeting_url, str) else None
+            if meeting_url is None:
+                errors["meeting_url"] = ["Invalid meeting URL"]
         join_at = None
         if data.get("join_at") is not None:
             join_at = parse_datetime(str(data["join_at"]))
@@ -496,9 +505,7 @@ class SimulatorApp:
             elif parsed < self.world.sync():
                 errors["join_at"] = ["join_at cannot be in the past"]
             fields["join_at"] = parsed
-        if "meeting_url" in fields and not any(
-            p.match(str(fields["meeting_url"])) for p in MEETING_URL_PATTERNS
-        ):
+        if "meeting_url" in fields and normalize_meeting_url(str(fields["meeting_url"])) is None:
             errors["meeting_url"] = ["Invalid meeting URL"]
         if errors:
             raise SimError(400, errors)
@@ -557,6 +564,8 @@ class SimulatorApp:
         )
         with self.world.lock:
             bot = self.world.get_bot(request.path_params["bot_id"])
+            if not bot.has_recording:
+                raise SimError(404, {"error": "No recording found for bot"})
             utterances = [
                 u
                 for u in self.world.visible_utterances(bot, self.world.sync())
@@ -567,6 +576,8 @@ class SimulatorApp:
 
     async def recording(self, request: Request) -> Response:
         bot = self.world.get_bot(request.path_params["bot_id"])
+        if not bot.has_recording:
+            raise SimError(404, {"error": "No recording found for bot"})
         if bot.recording_state != "complete" or bot.data_deleted or bot.recording_started_at is None:
             raise SimError(404, {"error": "No recording file found for bot"})
         url = f"{request.base_url}_sim/recordings/{bot.id}.wav?X-Amz-Expires=1800"
@@ -679,6 +690,16 @@ class SimulatorApp:
         return _json(page)
 
     # -------------------------------------------------------------------------------- admin
+    async def admin_index(self, request: Request) -> Response:
+        """What the banner's admin URL shows: the admin routes."""
+        routes = [
+            f"{method} {route.path}"
+            for route in self.starlette.routes
+            if isinstance(route, Route) and route.path.startswith("/_sim/")
+            for method in sorted((route.methods or set()) - {"HEAD"})
+        ]
+        return _json({"now": iso(self.world.sync()), "routes": routes})
+
     async def admin_health(self, request: Request) -> Response:
         return _json({"ok": True, "now": iso(self.world.sync())})
 
@@ -710,6 +731,8 @@ class SimulatorApp:
         )
         if "page_size" in data:
             self.sim.page_size = data["page_size"]
+        if "zoom_credentials" in data:
+            self.world.zoom_credentials = bool(data["zoom_credentials"])
         self.sim.faults.configure(FaultConfig.model_validate(data.get("faults") or {}))
         return _json({"ok": True, "now": iso(self.world.sync())})
 
@@ -763,8 +786,22 @@ class SimulatorApp:
 
     async def admin_fail_bot(self, request: Request) -> Response:
         data = await self._body(request)
-        bot = self.world.fail_bot(request.path_params["bot_id"], data.get("sub_type", "bot_crashed"))
+        bot = self.world.fail_bot(request.path_params["bot_id"], data.get("sub_type", "process_terminated"))
         return _json(bot.body())
+
+    async def admin_bot_event(self, request: Request) -> Response:
+        data = await self._body(request)
+        bot = self.world.fire_event(request.path_params["bot_id"], data["type"], data.get("sub_type"))
+        return _json(bot.body())
+
+    async def admin_change_event(self, request: Request) -> Response:
+        data = await self._body(request)
+        allowed = {"name", "meeting_url", "attendees"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise SimError(400, {"error": f"Unknown field(s) {sorted(unknown)}; allowed: {sorted(allowed)}"})
+        event = self.world.change_calendar_event(request.path_params["event_id"], **data)
+        return _json(self.world.event_body(event))
 
     async def admin_recording_file(self, request: Request) -> Response:
         bot = self.world.get_bot(request.path_params["bot_id"])

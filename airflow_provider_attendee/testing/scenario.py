@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from airflow_provider_attendee.meeting_urls import normalize_meeting_url
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -44,7 +46,8 @@ class SpeechSpec(_Spec):
 
 
 class ParticipantSpec(_Spec):
-    name: str
+    #: The display name; null for a participant the meeting shows without one (as the real server does).
+    name: str | None
     is_host: bool = False
     uuid: str | None = None
     user_uuid: str | None = None
@@ -55,6 +58,7 @@ class ParticipantSpec(_Spec):
 
 class ChatSpec(_Spec):
     at: float
+    #: A participant's name, or their uuid (for a participant without a name).
     sender: str
     text: str
 
@@ -122,15 +126,16 @@ class Scenario(_Spec):
     meetings: list[MeetingSpec] = Field(default_factory=list)
 
     def meeting(self, meeting_url: str) -> MeetingSpec | None:
-        wanted = normalize_meeting_url(meeting_url)
+        wanted = meeting_key(meeting_url)
         for meeting in self.meetings:
-            if normalize_meeting_url(meeting.meeting_url) == wanted:
+            if meeting_key(meeting.meeting_url) == wanted:
                 return meeting
         return None
 
 
-def normalize_meeting_url(url: str) -> str:
-    return url.strip().rstrip("/").lower()
+def meeting_key(url: str) -> str:
+    """How scenario meetings are matched to bots: the server's stored form, case-insensitively."""
+    return (normalize_meeting_url(url) or url.strip()).rstrip("/").lower()
 
 
 def load_scenario(source: str | Path | dict[str, Any] | Scenario | None) -> Scenario:
@@ -170,7 +175,7 @@ _LINES = [
 
 def generated_meeting(meeting_url: str, seed: int) -> MeetingSpec:
     """A plausible meeting for a URL the scenario does not describe: 3-5 people, 20-40 minutes."""
-    digest = hashlib.sha256(f"{seed}:{normalize_meeting_url(meeting_url)}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{seed}:{meeting_key(meeting_url)}".encode()).hexdigest()
     rng = random.Random(int(digest[:16], 16))
     length = rng.randint(20, 40) * 60.0
     people = rng.sample(_FIRST_NAMES, rng.randint(3, 5))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_attendee.meeting_urls import normalize_meeting_url
 from airflow_provider_attendee.states import JOINED, LEAVE_ALLOWED, TERMINAL
 from airflow_provider_attendee.testing.clock import SimClock
 from airflow_provider_attendee.testing.scenario import (
@@ -36,15 +37,15 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "staged": (frozenset({"scheduled"}), "staged"),
     "join_requested": (frozenset({"ready", "staged"}), "joining"),
     "put_in_waiting_room": (frozenset({"joining"}), "waiting_room"),
-    "bot_joined_meeting": (frozenset({"joining", "waiting_room"}), "joined_not_recording"),
-    "bot_recording_permission_granted": (
+    "joined_meeting": (frozenset({"joining", "waiting_room"}), "joined_not_recording"),
+    "recording_permission_granted": (
         frozenset({"joined_not_recording", "joined_recording_permission_denied"}),
         "joined_recording",
     ),
     "recording_paused": (frozenset({"joined_recording"}), "joined_recording_paused"),
     "recording_resumed": (frozenset({"joined_recording_paused"}), "joined_recording"),
     "leave_requested": (frozenset(LEAVE_ALLOWED), "leaving"),
-    "bot_left_meeting": (frozenset({"leaving"}), "post_processing"),
+    "left_meeting": (frozenset({"leaving"}), "post_processing"),
     "meeting_ended": (JOINED | {"waiting_room", "joining", "leaving"}, "post_processing"),
     "post_processing_completed": (frozenset({"post_processing"}), "ended"),
     "could_not_join_meeting": (frozenset({"joining", "waiting_room"}), "fatal_error"),
@@ -57,6 +58,10 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "data_deleted": (frozenset({"ended", "fatal_error"}), "data_deleted"),
 }
 
+ZOOM_CREDENTIALS_MISSING = (
+    "Zoom App credentials are required to create a Zoom bot. Please add Zoom credentials at "
+    "http://localhost:8000/projects/proj_simulator/credentials"
+)
 STAGE_BEFORE_JOIN = timedelta(minutes=5)
 RECORDING_PERMISSION_DELAY = timedelta(seconds=1)
 LEAVE_DURATION = timedelta(seconds=2)
@@ -100,7 +105,7 @@ class Participant:
     id: str
     uuid: str
     user_uuid: str | None
-    name: str
+    name: str | None
     is_host: bool
 
 
@@ -146,6 +151,8 @@ class SimBot:
     utterances: list[Utterance] = field(default_factory=list)
     chat: list[ChatLine] = field(default_factory=list)
     data_deleted: bool = False
+    #: False for a bot without a default Recording (the real server then serves null states).
+    has_recording: bool = True
 
     def body(self) -> dict[str, Any]:
         return {
@@ -154,8 +161,8 @@ class SimBot:
             "meeting_url": self.meeting_url,
             "state": self.state,
             "events": list(self.events),
-            "transcription_state": self.transcription_state,
-            "recording_state": self.recording_state,
+            "transcription_state": self.transcription_state if self.has_recording else None,
+            "recording_state": self.recording_state if self.has_recording else None,
             "join_at": iso(self.join_at) if self.join_at else None,
             "deduplication_key": self.deduplication_key,
         }
@@ -236,6 +243,8 @@ class SimWorld:
         self.calendars: dict[str, SimCalendar] = {}
         self.calendar_events: dict[str, SimCalendarEvent] = {}
         self.bots_created_by_dedup_key: Counter[str] = Counter()
+        #: Whether the project has Zoom App credentials (without them, every Zoom bot is a 400).
+        self.zoom_credentials = True
         self.deleted_bot_ids: list[str] = []
         self._seq = itertools.count(1)
         self._queue: list[_Action] = []
@@ -385,11 +394,38 @@ class SimWorld:
         event = self.calendar_events[event_id]
         if event.is_deleted:
             return
+        if (event.start_time, event.end_time) == (start, start + length):
+            return  # the server only saves (and bumps updated_at) when something changed
         event.start_time, event.end_time, event.updated_at = start, start + length, at
-        for bot_id in event.bot_ids:
+        self._sync_bound_bots(event)
+
+    def change_calendar_event(self, event_id: str, **changes: Any) -> SimCalendarEvent:
+        """A calendar-side edit (name, meeting_url, attendees), as the server's calendar sync applies it."""
+        with self.lock:
+            now = self.sync()
+            event = self.calendar_events.get(event_id)
+            if event is None:
+                raise SimError(404, {"error": "Calendar event not found"})
+            changed = {k: v for k, v in changes.items() if getattr(event, k) != v}
+            if event.is_deleted or not changed:
+                return event
+            for name, value in changed.items():
+                setattr(event, name, value)
+            event.updated_at = now
+            self._sync_bound_bots(event)
+            return event
+
+    def _sync_bound_bots(self, event: SimCalendarEvent) -> None:
+        """The server's sync_bots_for_calendar_event: scheduled bots follow their event's time and link."""
+        for bot_id in list(event.bot_ids):
             bot = self.bots.get(bot_id)
-            if bot is not None and bot.state == "scheduled":
-                self._plan_schedule(bot, start)
+            if bot is None or bot.state != "scheduled":
+                continue  # staged, joining or in a meeting: left alone
+            url = normalize_meeting_url(event.meeting_url) or event.meeting_url
+            if url and url != bot.meeting_url:
+                bot.meeting_url = url
+            if bot.join_at != event.start_time:
+                self._plan_schedule(bot, event.start_time)
 
     def event_body(self, event: SimCalendarEvent) -> dict[str, Any]:
         return {
@@ -437,7 +473,12 @@ class SimWorld:
                     raise SimError(400, {"meeting_url": ["This field may not be null."]})
                 if event.start_time <= now:
                     raise SimError(400, {"join_at": ["join_at cannot be in the past"]})
-                meeting_url, join_at = event.meeting_url, event.start_time
+                meeting_url = normalize_meeting_url(event.meeting_url)
+                if meeting_url is None:
+                    raise SimError(400, {"meeting_url": ["Invalid meeting URL"]})
+                join_at = event.start_time
+            if meeting_url and not self.zoom_credentials and "zoom." in meeting_url.split("/")[2]:
+                raise SimError(400, {"error": ZOOM_CREDENTIALS_MISSING})
             if deduplication_key and any(
                 b.deduplication_key == deduplication_key and b.state not in FINISHED
                 for b in self.bots.values()
@@ -498,7 +539,7 @@ class SimWorld:
             if "metadata" in fields:
                 bot.metadata = fields["metadata"]
             if "meeting_url" in fields:
-                bot.meeting_url = fields["meeting_url"]
+                bot.meeting_url = normalize_meeting_url(fields["meeting_url"]) or fields["meeting_url"]
             if "bot_name" in fields:
                 bot.bot_name = fields["bot_name"]
             if "join_at" in fields:
@@ -560,13 +601,24 @@ class SimWorld:
             self._apply(bot, kind, self._now)
             return bot
 
-    def fail_bot(self, bot_id: str, sub_type: str = "bot_crashed") -> SimBot:
+    def fail_bot(self, bot_id: str, sub_type: str = "process_terminated") -> SimBot:
         """Admin: put a bot into fatal_error (e.g. to test failure handling)."""
         with self.lock:
             bot = self.get_bot(bot_id)
             if bot.state not in TRANSITIONS["fatal_error"][0]:
                 raise SimError(400, {"error": f"Bot is in state {bot.state}; it cannot fail any more"})
             self._apply(bot, "fatal_error", self._now, sub_type=sub_type)
+            return bot
+
+    def fire_event(self, bot_id: str, kind: str, sub_type: str | None = None) -> SimBot:
+        """Admin: apply one bot event now, as the server's BotEventManager would (for setting up tests)."""
+        with self.lock:
+            bot = self.get_bot(bot_id)
+            if kind not in TRANSITIONS:
+                raise SimError(400, {"error": f"Unknown event type {kind}. Known: {', '.join(TRANSITIONS)}"})
+            if bot.state not in TRANSITIONS[kind][0]:
+                raise SimError(400, {"error": f"Event {kind} not allowed when bot is in state {bot.state}"})
+            self._apply(bot, kind, self._now, sub_type=sub_type)
             return bot
 
     # ---------------------------------------------------------------------- the state machine
@@ -599,9 +651,9 @@ class SimWorld:
         bot.state = target
         if kind == "join_requested":
             self._plan_admission(bot, at)
-        elif kind == "bot_joined_meeting":
+        elif kind == "joined_meeting":
             self._start_meeting(bot, at)
-        elif kind == "bot_recording_permission_granted":
+        elif kind == "recording_permission_granted":
             bot.recording_started_at = bot.recording_started_at or at
             bot.recording_state = "in_progress"
         elif kind == "recording_paused":
@@ -612,10 +664,10 @@ class SimWorld:
             bot.generation += 1  # the meeting's remaining plan no longer applies
             bot.departed_at = bot.departed_at or at
             if kind == "leave_requested":
-                self._later(bot, at + LEAVE_DURATION, "bot_left_meeting")
+                self._later(bot, at + LEAVE_DURATION, "left_meeting")
             else:
                 self._later(bot, at + POST_PROCESSING_DURATION, "post_processing_completed")
-        elif kind == "bot_left_meeting":
+        elif kind == "left_meeting":
             self._later(bot, at + POST_PROCESSING_DURATION, "post_processing_completed")
         elif kind == "post_processing_completed":
             bot.recording_state = "complete" if bot.recording_started_at else "failed"
@@ -642,9 +694,7 @@ class SimWorld:
         elif meeting.admission == "waiting_room":
             self._later(bot, arrive, "put_in_waiting_room")
             if meeting.admit_after_seconds is not None:
-                self._later(
-                    bot, arrive + timedelta(seconds=meeting.admit_after_seconds), "bot_joined_meeting"
-                )
+                self._later(bot, arrive + timedelta(seconds=meeting.admit_after_seconds), "joined_meeting")
             else:
                 self._later(
                     bot,
@@ -653,13 +703,13 @@ class SimWorld:
                     "waiting_room_timeout_exceeded",
                 )
         else:
-            self._later(bot, arrive, "bot_joined_meeting")
+            self._later(bot, arrive, "joined_meeting")
 
     def _start_meeting(self, bot: SimBot, at: datetime) -> None:
         meeting = bot.meeting or self._meeting_for(bot)
         bot.admitted_at = at
         if bot.settings.get("recording_settings", {}).get("format") != "none":
-            self._later(bot, at + RECORDING_PERMISSION_DELAY, "bot_recording_permission_granted")
+            self._later(bot, at + RECORDING_PERMISSION_DELAY, "recording_permission_granted")
         end = meeting.end_offset()
         if end is not None:
             self._later(bot, at + timedelta(seconds=end), "meeting_ended")
@@ -709,10 +759,12 @@ class SimWorld:
             ObservedEvent(self.new_id("pe_"), next(self._seq), person, kind, moment, created, data)
             for moment, created, person, kind, data in observed
         ]
-        by_name = {p.name: p for p in people.values()}
+        by_name = {p.name: p for p in people.values() if p.name}
         for line in meeting.chat:
-            sender = by_name.get(line.sender) or Participant(
-                self.new_id("par_"), f"chat-{line.sender}", None, line.sender, False
+            sender = (
+                by_name.get(line.sender)
+                or people.get(line.sender)
+                or Participant(self.new_id("par_"), f"chat-{line.sender}", None, line.sender, False)
             )
             bot.chat.append(ChatLine(self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text))
 

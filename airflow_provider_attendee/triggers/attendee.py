@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,8 +25,14 @@ from airflow_provider_attendee.exceptions import (
     AttendeeUnexpectedResponseError,
 )
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import LEAVING_STATES, TERMINAL_STATES, Bot, BotState
-from airflow_provider_attendee.presence import COMPARISONS, PresenceTracker
+from airflow_provider_attendee.models import Bot, BotState
+from airflow_provider_attendee.presence import PresenceTracker
+from airflow_provider_attendee.verdicts import (
+    bot_summary,
+    count_verdict,
+    evaluate_bot_state,
+    evaluate_transcript,
+)
 
 TRANSIENT_ERRORS = (
     AttendeeConnectionError,
@@ -35,106 +41,7 @@ TRANSIENT_ERRORS = (
     AttendeeUnexpectedResponseError,
 )
 DEFAULT_POLL_INTERVAL = 30.0
-NOT_YET_IN_MEETING = frozenset(
-    {BotState.READY, BotState.SCHEDULED, BotState.STAGED, BotState.JOINING, BotState.WAITING_ROOM}
-)
 DEFAULT_MAX_TRANSIENT_ERRORS = 10
-
-
-def bot_summary(bot: Bot, events: int = 3) -> dict[str, Any]:
-    """What a resumed task needs to know about a bot: small and JSON-serialisable."""
-    return {
-        "bot_id": bot.id,
-        "state": bot.state.value,
-        "transcription_state": bot.transcription_state.value,
-        "recording_state": bot.recording_state.value,
-        "meeting_url": bot.meeting_url,
-        "metadata": bot.metadata or {},
-        "last_events": [{"type": e.type, "sub_type": e.sub_type} for e in bot.events[-events:]],
-    }
-
-
-def describe_events(summary: dict[str, Any]) -> str:
-    events = summary.get("last_events") or []
-    return (
-        ", ".join(f"{e['type']}/{e['sub_type']}" if e.get("sub_type") else e["type"] for e in events)
-        or "none"
-    )
-
-
-def evaluate_bot_state(
-    bot: Bot, target_states: Iterable[str], failure_states: Iterable[str]
-) -> tuple[str, str] | None:
-    """("success"|"failure", message) once the bot is in a target or failure state, else None."""
-    state = bot.state.value
-    if state in target_states:
-        return "success", f"Bot {bot.id} reached state {state}."
-    if state in failure_states:
-        summary = bot_summary(bot)
-        return "failure", (
-            f"Bot {bot.id} reached state {state} instead of {', '.join(sorted(target_states))}; "
-            f"its last events: {describe_events(summary)}."
-        )
-    return None
-
-
-def evaluate_transcript(bot: Bot, require_recording: bool) -> tuple[str, str] | None:
-    """Whether a bot's transcript (and recording) are ready, or can never be."""
-    transcript_done = bot.transcription_state.value == "complete"
-    recording_done = bot.recording_state.value == "complete" or not require_recording
-    if transcript_done and recording_done:
-        return "success", f"Bot {bot.id}: transcript{' and recording' if require_recording else ''} complete."
-    failed = bot.transcription_state.value == "failed" or (
-        require_recording and bot.recording_state.value == "failed"
-    )
-    if failed or bot.state in TERMINAL_STATES:
-        return "failure", (
-            f"Bot {bot.id} is {bot.state.value} with transcription {bot.transcription_state.value} and recording "
-            f"{bot.recording_state.value}: the transcript{' and recording' if require_recording else ''} will not "
-            f"become complete (last events: {describe_events(bot_summary(bot))})."
-        )
-    return None
-
-
-def count_verdict(
-    bot: Bot, tracker: PresenceTracker, threshold: int, comparison: str
-) -> dict[str, Any] | None:
-    """The participant-count condition after the tracker took in the latest events (None: keep waiting)."""
-    count = tracker.count
-    satisfied = COMPARISONS[comparison]
-    payload: dict[str, Any] = {
-        "bot_id": bot.id,
-        "count": count,
-        "present": tracker.present_names,
-        "condition": f"{comparison} {threshold}",
-        "state": bot.state.value,
-    }
-    if bot.state in TERMINAL_STATES or bot.state in LEAVING_STATES:
-        if satisfied(0, threshold):
-            return {
-                **payload,
-                "status": "success",
-                "meeting_over": True,
-                "count": 0,
-                "message": f"Bot {bot.id} is {bot.state.value}: the meeting is over for it, nobody is present.",
-            }
-        return {
-            **payload,
-            "status": "failure",
-            "message": (
-                f"Bot {bot.id} reached state {bot.state.value} while {count} present did not satisfy "
-                f"{comparison} {threshold} (last events: {describe_events(bot_summary(bot))})."
-            ),
-        }
-    if bot.state in NOT_YET_IN_MEETING:
-        return None  # nobody can be counted before the bot is in
-    if satisfied(count, threshold):
-        return {
-            **payload,
-            "status": "success",
-            "message": f"{count} present satisfies {comparison} {threshold}.",
-        }
-    return None
 
 
 class AttendeePollingTrigger(BaseTrigger):
@@ -230,9 +137,7 @@ class AttendeeBotStateTrigger(AttendeePollingTrigger):
         bot = await hook.aget_bot(self.bot_id)
         verdict = evaluate_bot_state(bot, self.target_states, self.failure_states)
         if verdict is None:
-            self.log.info(
-                "Bot %s is %s; waiting for %s", bot.id, bot.state.value, ", ".join(self.target_states)
-            )
+            self.log.info("Bot %s is %s; waiting for %s", bot.id, bot.state, ", ".join(self.target_states))
             return None
         status, message = verdict
         return {"status": status, "message": message, **bot_summary(bot)}
@@ -327,7 +232,8 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
     """Event-driven scheduling: one event per bot that reaches ``state`` (default ``ended``).
 
     For ``AssetWatcher``: a DAG scheduled on the asset runs once per finished meeting. Bots are filtered
-    by ``meeting_url`` (server side) and ``metadata`` key/values. The ids already emitted are kept in the
+    by ``meeting_url`` (server side; the URL may be given as copied from an invite, it is normalised the
+    way the server stores it) and ``metadata`` key/values. The ids already emitted are kept in the
     asset state store where Airflow offers it (3.3+), so a triggerer restart does not emit them again;
     on older Airflow they are kept in memory, and ``not_before`` (a fixed ISO time) bounds what a restart
     can re-emit: only bots whose last event is after it count.

@@ -41,7 +41,7 @@ def conn(**fields) -> str:
 def finished_bot(sim) -> str:
     bot = AttendeeHook().create_bot(DEMO_MEETING, bot_name="Notes")
     sim.admin.advance(3000)  # a generated meeting lasts 20 to 40 minutes
-    assert AttendeeHook().get_bot(bot.id).state.value == "ended"
+    assert AttendeeHook().get_bot(bot.id).state == "ended"
     return bot.id
 
 

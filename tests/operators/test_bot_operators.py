@@ -163,7 +163,7 @@ def test_create_bot_waits_in_poke_mode(attendee_simulator, context):
         task_id="create", meeting_url=DEMO_MEETING, wait_for_states=["joined_recording"], poll_interval=0.05
     )
     bot_id = operator.execute(context)
-    assert AttendeeHook().get_bot(bot_id).state.value == "joined_recording"
+    assert AttendeeHook().get_bot(bot_id).state == "joined_recording"
 
 
 def test_create_bot_defers_with_the_shared_trigger(attendee_simulator, context):

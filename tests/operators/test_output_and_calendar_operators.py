@@ -187,7 +187,7 @@ def finished_bot(attendee_simulator):
     attendee_simulator.admin.reset("demo", time_scale=0)
     bot = AttendeeHook().create_bot(DEMO_MEETING, bot_name="Notes")
     attendee_simulator.admin.advance(800)  # the demo's product sync ends 720 s after the bot is admitted
-    assert AttendeeHook().get_bot(bot.id).state.value == "ended"
+    assert AttendeeHook().get_bot(bot.id).state == "ended"
     return bot.id
 
 

@@ -335,7 +335,8 @@ class TestBotEventTrigger:
         restarted = roundtrip(first)
         assert asyncio.run(events(restarted, 1)) == []  # nothing twice across a restart
         c = hook.create_bot(
-            "https://teams.microsoft.com/l/meetup-join/19%3ameeting_standup%40thread.v2/0",
+            "https://teams.microsoft.com/l/meetup-join/19%3ameeting_standup%40thread.v2/0"
+            "?context=%7b%22Tid%22%3a%22t-1%22%2c%22Oid%22%3a%22o-1%22%7d",
             bot_name="C",
             metadata={"team": "product"},
         ).id

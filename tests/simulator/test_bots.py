@@ -71,26 +71,26 @@ def event_types(bot):
 def test_ad_hoc_bot_full_life(hook, attendee_simulator):
     admin = attendee_simulator.admin
     bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
-    assert bot.state is BotState.JOINING
+    assert bot.state == BotState.JOINING
     assert event_types(bot) == ["join_requested"]
     admin.advance(5)
-    assert hook.get_bot(bot.id).state is BotState.JOINED_NOT_RECORDING
+    assert hook.get_bot(bot.id).state == BotState.JOINED_NOT_RECORDING
     admin.advance(1)
     bot = hook.get_bot(bot.id)
-    assert bot.state is BotState.JOINED_RECORDING and bot.recording_state == "in_progress"
+    assert bot.state == BotState.JOINED_RECORDING and bot.recording_state == "in_progress"
     assert bot.transcription_state == "not_started"  # nothing said yet
     admin.advance(20)
     assert hook.get_bot(bot.id).transcription_state == "in_progress"
     admin.advance(100)  # the meeting ends 120 s after admission
     bot = hook.get_bot(bot.id)
-    assert bot.state is BotState.POST_PROCESSING
+    assert bot.state == BotState.POST_PROCESSING
     admin.advance(5)
     bot = hook.get_bot(bot.id)
-    assert bot.state is BotState.ENDED
+    assert bot.state == BotState.ENDED
     assert event_types(bot) == [
         "join_requested",
-        "bot_joined_meeting",
-        "bot_recording_permission_granted",
+        "joined_meeting",
+        "recording_permission_granted",
         "meeting_ended",
         "post_processing_completed",
     ]
@@ -102,16 +102,16 @@ def test_leave_then_ended_and_leave_rules(hook, attendee_simulator):
     bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
     attendee_simulator.admin.advance(50)
     left = hook.leave_bot(bot.id)
-    assert left.state is BotState.LEAVING
+    assert left.state == BotState.LEAVING
     assert left.events[-1].type == "leave_requested" and left.events[-1].sub_type == "user_requested"
     with pytest.raises(AttendeeInvalidStateError, match="not allowed when bot is in state leaving"):
         hook.leave_bot(bot.id)
     attendee_simulator.admin.advance(2)
-    assert hook.get_bot(bot.id).state is BotState.POST_PROCESSING
+    assert hook.get_bot(bot.id).state == BotState.POST_PROCESSING
     attendee_simulator.admin.advance(5)
     ended = hook.get_bot(bot.id)
-    assert ended.state is BotState.ENDED
-    assert event_types(ended)[-3:] == ["leave_requested", "bot_left_meeting", "post_processing_completed"]
+    assert ended.state == BotState.ENDED
+    assert event_types(ended)[-3:] == ["leave_requested", "left_meeting", "post_processing_completed"]
     # Only what happened before the bot left was observed: Bo's leave at 90 s is not there.
     kinds = [(e.participant_name, e.event_type) for e in hook.list_participant_events(bot.id)]
     assert ("Bo", "leave") not in kinds and ("Bo", "join") in kinds
@@ -123,18 +123,18 @@ def test_scheduled_bot_stages_then_joins(hook, attendee_simulator):
         minutes=10
     )
     bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", join_at=join_at)
-    assert bot.state is BotState.SCHEDULED and bot.events == [] and bot.join_at == join_at
+    assert bot.state == BotState.SCHEDULED and bot.events == [] and bot.join_at == join_at
     attendee_simulator.admin.advance(minutes=4)
-    assert hook.get_bot(bot.id).state is BotState.SCHEDULED
+    assert hook.get_bot(bot.id).state == BotState.SCHEDULED
     attendee_simulator.admin.advance(minutes=1.5)
-    assert hook.get_bot(bot.id).state is BotState.STAGED
+    assert hook.get_bot(bot.id).state == BotState.STAGED
     with pytest.raises(AttendeeInvalidStateError, match="only be updated when in the scheduled state"):
         hook.update_bot(bot.id, join_at=join_at + timedelta(hours=1))
     assert hook.update_bot(bot.id, metadata={"k": "v"}).metadata == {"k": "v"}  # metadata: any state
     with pytest.raises(AttendeeInvalidStateError, match="can only be deleted when in scheduled state"):
         hook.delete_bot(bot.id)
     attendee_simulator.admin.advance(minutes=5)
-    assert hook.get_bot(bot.id).state is BotState.JOINED_RECORDING
+    assert hook.get_bot(bot.id).state == BotState.JOINED_RECORDING
 
 
 def test_reschedule_and_unschedule(hook, attendee_simulator):
@@ -142,7 +142,7 @@ def test_reschedule_and_unschedule(hook, attendee_simulator):
     moved = hook.update_bot(bot.id, join_at=in_future(90))
     assert moved.join_at > bot.join_at
     attendee_simulator.admin.advance(minutes=60)
-    assert hook.get_bot(bot.id).state is BotState.SCHEDULED  # the old time no longer applies
+    assert hook.get_bot(bot.id).state == BotState.SCHEDULED  # the old time no longer applies
     hook.delete_bot(bot.id)
     with pytest.raises(AttendeeNotFoundError, match="Bot not found"):
         hook.get_bot(bot.id)
@@ -152,16 +152,16 @@ def test_waiting_room_timeout_and_denied(hook, attendee_simulator):
     waiting = hook.create_bot("https://zoom.us/j/222", bot_name="Notes")
     denied = hook.create_bot("https://zoom.us/j/333", bot_name="Notes")
     attendee_simulator.admin.advance(5)
-    assert hook.get_bot(waiting.id).state is BotState.WAITING_ROOM
+    assert hook.get_bot(waiting.id).state == BotState.WAITING_ROOM
     failed = hook.get_bot(denied.id)
-    assert failed.state is BotState.FATAL_ERROR
+    assert failed.state == BotState.FATAL_ERROR
     assert (failed.events[-1].type, failed.events[-1].sub_type) == (
         "could_not_join_meeting",
         "request_to_join_denied",
     )
     attendee_simulator.admin.advance(60)
     timed_out = hook.get_bot(waiting.id)
-    assert timed_out.state is BotState.FATAL_ERROR
+    assert timed_out.state == BotState.FATAL_ERROR
     assert timed_out.events[-1].sub_type == "waiting_room_timeout_exceeded"
     assert timed_out.recording_state == "not_started"
     with pytest.raises(AttendeeNotFoundError, match="No recording file found"):
@@ -171,9 +171,9 @@ def test_waiting_room_timeout_and_denied(hook, attendee_simulator):
 def test_waiting_room_then_admitted(hook, attendee_simulator):
     bot = hook.create_bot("https://zoom.us/j/444", bot_name="Notes")
     attendee_simulator.admin.advance(6)
-    assert hook.get_bot(bot.id).state is BotState.WAITING_ROOM
+    assert hook.get_bot(bot.id).state == BotState.WAITING_ROOM
     attendee_simulator.admin.advance(25)
-    assert hook.get_bot(bot.id).state is BotState.JOINED_RECORDING
+    assert hook.get_bot(bot.id).state == BotState.JOINED_RECORDING
 
 
 def test_deduplication_key_rule(hook, attendee_simulator):
@@ -183,7 +183,7 @@ def test_deduplication_key_rule(hook, attendee_simulator):
     (found,) = hook.list_bots(deduplication_key="meeting-42")
     assert found.id == first.id
     attendee_simulator.admin.advance(300)  # the meeting ends; the bot finishes
-    assert hook.get_bot(first.id).state is BotState.ENDED
+    assert hook.get_bot(first.id).state == BotState.ENDED
     again = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", deduplication_key="meeting-42")
     assert again.id != first.id
     assert attendee_simulator.admin.counters()["bots_created_by_dedup_key"] == {"meeting-42": 2}
@@ -196,7 +196,7 @@ def test_delete_data(hook, attendee_simulator):
     attendee_simulator.admin.advance(300)
     assert hook.get_recording(bot.id).url
     deleted = hook.delete_bot_data(bot.id)
-    assert deleted.state is BotState.DATA_DELETED
+    assert deleted.state == BotState.DATA_DELETED
     assert hook.get_transcript(bot.id) == []
     assert list(hook.list_participant_events(bot.id)) == []
     with pytest.raises(AttendeeNotFoundError):
@@ -209,16 +209,16 @@ def test_pause_and_resume_recording(hook, attendee_simulator):
         hook.pause_recording(bot.id)
     attendee_simulator.admin.advance(10)
     paused = hook.pause_recording(bot.id)
-    assert paused.state is BotState.JOINED_RECORDING_PAUSED and paused.recording_state == "paused"
+    assert paused.state == BotState.JOINED_RECORDING_PAUSED and paused.recording_state == "paused"
     resumed = hook.resume_recording(bot.id)
-    assert resumed.state is BotState.JOINED_RECORDING and resumed.recording_state == "in_progress"
+    assert resumed.state == BotState.JOINED_RECORDING and resumed.recording_state == "in_progress"
 
 
 def test_admin_can_fail_a_bot(hook, attendee_simulator):
     bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
-    attendee_simulator.admin.fail_bot(bot.id, "bot_crashed")
+    attendee_simulator.admin.fail_bot(bot.id, "process_terminated")
     failed = hook.get_bot(bot.id)
-    assert failed.state is BotState.FATAL_ERROR and failed.events[-1].sub_type == "bot_crashed"
+    assert failed.state == BotState.FATAL_ERROR and failed.events[-1].sub_type == "process_terminated"
 
 
 @pytest.mark.parametrize(

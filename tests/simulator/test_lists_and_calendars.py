@@ -198,7 +198,7 @@ def test_calendar_events_filters_orderings_and_bots(attendee_simulator):
     )
     assert names(window) == ["A2", "A1"]  # both bounds inclusive
     bot = hook.create_bot(calendar_event_id=e1, bot_name="Notes", deduplication_key=f"cal-{e1}")
-    assert bot.state is BotState.SCHEDULED and bot.meeting_url == MEET
+    assert bot.state == BotState.SCHEDULED and bot.meeting_url == MEET
     (event,) = hook.list_calendar_events(event_id=e1)
     assert [b.id for b in event.bots] == [bot.id] and event.bots[0].join_at == event.start_time
     admin.advance(minutes=1)
@@ -228,9 +228,9 @@ def test_staged_bot_survives_cancellation(attendee_simulator):
     hook = AttendeeHook()
     bot = hook.create_bot(calendar_event_id=event_id, bot_name="Notes")
     admin.advance(minutes=6)
-    assert hook.get_bot(bot.id).state is BotState.STAGED
+    assert hook.get_bot(bot.id).state == BotState.STAGED
     admin.cancel_event(event_id)
-    assert hook.get_bot(bot.id).state is BotState.STAGED
+    assert hook.get_bot(bot.id).state == BotState.STAGED
     (event,) = hook.list_calendar_events(event_id=event_id)
     assert event.is_deleted and [b.id for b in event.bots] == [bot.id]
 

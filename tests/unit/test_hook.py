@@ -78,7 +78,7 @@ class TestRequests:
             "metadata": {"team": "sales"},
             "transcription_settings": {"deepgram": {"language": "en"}},
         }
-        assert created.state is BotState.SCHEDULED
+        assert created.state == BotState.SCHEDULED
         assert created.join_at == datetime(2030, 1, 1, 10, tzinfo=timezone.utc)
 
     def test_create_bot_for_calendar_event_sends_no_url(self, api):
@@ -378,7 +378,7 @@ class TestRetries:
     def test_connect_error_retried_even_for_plain_post(self, api, sleeps):
         route = api.post("/bots/bot_1/leave")
         route.side_effect = [httpx.ConnectError("refused"), httpx.Response(200, json=bot(state="leaving"))]
-        assert AttendeeHook().leave_bot("bot_1").state is BotState.LEAVING
+        assert AttendeeHook().leave_bot("bot_1").state == BotState.LEAVING
         assert route.call_count == 2
 
     def test_4xx_never_retried(self, api, sleeps):
@@ -469,7 +469,9 @@ class TestErrors:
             AttendeeHook().get_transcript("bot_1")
 
     def test_unreadable_model_gives_short_message(self, api):
-        api.get("/bots/bot_1").respond(200, json={"id": "bot_1", "state": "flying"})
+        api.get("/bots/bot_1").respond(
+            200, json={"id": "bot_1", "meeting_url": "https://zoom.us/j/1", "state": ["flying"]}
+        )
         with pytest.raises(AttendeeUnexpectedResponseError) as info:
             AttendeeHook().get_bot("bot_1")
         assert "state" in str(info.value) and "pydantic" not in str(info.value).lower()

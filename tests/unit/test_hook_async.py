@@ -45,10 +45,10 @@ def test_async_methods(api):
 
     async def run():
         hook = AttendeeHook()
-        assert (await hook.aget_bot("bot_1")).state is BotState.JOINING
+        assert (await hook.aget_bot("bot_1")).state == BotState.JOINING
         await hook.acreate_bot("https://zoom.us/j/1", deduplication_key="k", join_at="2030-01-01T00:00:00Z")
         await hook.adelete_bot("bot_1")
-        assert (await hook.aleave_bot("bot_1")).state is BotState.LEAVING
+        assert (await hook.aleave_bot("bot_1")).state == BotState.LEAVING
         ids = [b.id async for b in hook.alist_bots(states=["ended"])]
         assert [e async for e in hook.alist_participant_events("bot_1", after="2025-01-01T00:00:00Z")] == []
         assert [p async for p in hook.alist_participants("bot_1", is_host=False)] == []

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_provider_attendee import states
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError
 from airflow_provider_attendee.models import (
-    IN_MEETING_STATES,
-    PRE_JOIN_STATES,
-    TERMINAL_STATES,
     Bot,
     BotState,
     Calendar,
@@ -23,8 +21,8 @@ from airflow_provider_attendee.models import (
     Recording,
 )
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SPEC = yaml.safe_load((SHARED / "attendee-api" / "openapi.yml").read_text())
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "attendee"
+SPEC = yaml.safe_load((FIXTURES / "openapi.yml").read_text())
 SCHEMA_MODELS = {"Bot": Bot, "Calendar": Calendar, "CalendarEvent": CalendarEvent, "Recording": Recording}
 
 
@@ -50,7 +48,7 @@ def test_spec_examples_parse(where, example):
         assert parsed
         if model is CalendarEvent:
             event = parsed[0]
-            assert event.bots[0].state is BotState.JOINED_RECORDING
+            assert event.bots[0].state == BotState.JOINED_RECORDING
             assert event.attendees[0].email == "user1@example.com"
     elif ref in SCHEMA_MODELS:
         assert SCHEMA_MODELS[ref].model_validate(value).model_dump()
@@ -65,7 +63,7 @@ def seed_json_blocks() -> list[tuple[str, Any]]:
     """The largest JSON object found in each seed page."""
     blocks = []
     decoder = json.JSONDecoder()
-    for path in sorted((SHARED / "seeds").glob("*.txt")):
+    for path in sorted((FIXTURES / "seeds").glob("*.txt")):
         text = path.read_text()
         best: Any = None
         for index, char in enumerate(text):
@@ -118,7 +116,7 @@ def test_bot_tolerates_nulls_and_new_fields():
     )
     assert bot.events[0].created_at.tzinfo == timezone.utc
     assert bot.model_extra == {"brand_new_field": {"x": 1}}
-    assert bot.state.is_terminal and not bot.state.is_in_meeting
+    assert bot.is_terminal and not bot.is_in_meeting
     assert bot.last_event is not None and bot.last_event.sub_type == "user_requested"
 
 
@@ -139,11 +137,45 @@ def test_participant_event_keeps_unknown_types_and_exact_ms():
 
 
 def test_state_sets():
-    assert len(BotState) == 16
-    assert {s.value for s in TERMINAL_STATES} == {"ended", "fatal_error", "data_deleted"}
-    assert {s.value for s in PRE_JOIN_STATES} == {"ready", "scheduled", "staged"}
-    assert BotState.WAITING_ROOM in IN_MEETING_STATES and BotState.LEAVING not in IN_MEETING_STATES
-    assert BotState.parse(" Joined_Recording ") is BotState.JOINED_RECORDING
+    assert len(BotState) == 16 and [s.value for s in BotState] == list(states.BOT_STATES)
+    assert states.TERMINAL == {"ended", "fatal_error", "data_deleted"}
+    assert states.PRE_JOIN == {"ready", "scheduled", "staged"}
+    assert BotState.WAITING_ROOM in states.IN_MEETING and BotState.LEAVING not in states.IN_MEETING
+    assert BotState.parse(" Joined_Recording ") == BotState.JOINED_RECORDING
     with pytest.raises(AttendeeConfigurationError, match="Valid states are: ready, joining"):
         BotState.parse("recording")
     assert str(BotState.ENDED) == "ended"
+
+
+def test_unknown_states_event_codes_and_null_states_are_kept():
+    """A newer server's values never break parsing: kept as plain strings (and null where served)."""
+    bot = Bot.model_validate(
+        {
+            "id": "bot_1",
+            "meeting_url": "https://meet.google.com/abc-defg-hij",
+            "state": "joined_hologram",
+            "events": [{"type": "teleported", "sub_type": "quantum_tunnel", "created_at": "2026-01-01T00:00:00Z"}],
+            "transcription_state": "summarising",
+            "recording_state": None,
+        }
+    )
+    assert bot.state == "joined_hologram" and not bot.is_terminal and not bot.is_in_meeting
+    assert bot.events[0].type == "teleported" and bot.events[0].sub_type == "quantum_tunnel"
+    assert bot.transcription_state == "summarising" and bot.recording_state is None
+
+
+def test_unnamed_participants_parse_and_get_a_readable_name():
+    event = ParticipantEvent.model_validate(
+        {
+            "id": "pe_1",
+            "participant_name": None,
+            "participant_uuid": "nn-anon-0123456789",
+            "participant_user_uuid": None,
+            "participant_is_host": False,
+            "event_type": "join",
+            "event_data": {},
+            "timestamp_ms": 1,
+        }
+    )
+    assert event.participant_name is None
+    assert event.display_name == "Unnamed participant (uuid nn-anon-)"

@@ -32,7 +32,7 @@ class _StrEnum(str, Enum):
 
 
 class BotState(_StrEnum):
-    """All states of the spec's BotStateEnum."""
+    """The states the server knows (:data:`~airflow_provider_attendee.states.BOT_STATES`)."""
 
     READY = "ready"
     JOINING = "joining"
@@ -50,6 +50,9 @@ class BotState(_StrEnum):
     JOINING_BREAKOUT_ROOM = "joining_breakout_room"
     LEAVING_BREAKOUT_ROOM = "leaving_breakout_room"
     JOINED_RECORDING_PERMISSION_DENIED = "joined_recording_permission_denied"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTING = "disconnecting"
 
     @classmethod
     def parse(cls, value: str | BotState) -> BotState:

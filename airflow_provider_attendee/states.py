@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-#: All 16 states of the spec's BotStateEnum, in its order.
+#: Every state the server accepts in ``GET /bots?states=``, in its order: the spec's 16 bot states, then
+#: the 3 states of app sessions (which the server's list shares).
 BOT_STATES: tuple[str, ...] = (
     "ready",
     "joining",
@@ -23,6 +24,9 @@ BOT_STATES: tuple[str, ...] = (
     "joining_breakout_room",
     "leaving_breakout_room",
     "joined_recording_permission_denied",
+    "connecting",
+    "connected",
+    "disconnecting",
 )
 #: Finished: the server allows the same deduplication key again once a bot is here.
 TERMINAL = frozenset({"ended", "fatal_error", "data_deleted"})

@@ -52,11 +52,7 @@ def _make_triggers(bot_ids: list[str], interval: float, baseline: bool) -> list[
             from airflow_provider_attendee.models import Bot
 
             bot = Bot.model_validate_json(response.content)
-            return (
-                {"status": "success", "state": bot.state}
-                if bot.state in self.target_states
-                else None
-            )
+            return {"status": "success", "state": bot.state} if bot.state in self.target_states else None
 
     cls = NewClientPerPoll if baseline else Counting
     return [

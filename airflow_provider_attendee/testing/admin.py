@@ -19,7 +19,10 @@ class SimulatorAdmin:
 
     def _call(self, method: str, path: str, payload: Any = None) -> Any:
         response = self._client.request(method, path, json=payload)
-        response.raise_for_status()
+        if response.is_error:  # the simulator's answer says what was wrong: keep it in the error
+            raise RuntimeError(
+                f"Simulator admin {method} {path}: HTTP {response.status_code} {response.text}"
+            )
         return response.json()
 
     def health(self) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class SimulatorAdmin:
         page_size: int | None = None,
         faults: dict[str, Any] | None = None,
         zoom_credentials: bool = True,
+        origin: str | None = None,
     ) -> None:
         """Start over: no bots, no calendars, a fresh clock, ``scenario`` loaded (a bundled name or a dict).
 
@@ -66,6 +70,7 @@ class SimulatorAdmin:
             "seed": seed,
             "faults": faults,
             "zoom_credentials": zoom_credentials,
+            "origin": origin,
         }
         if page_size is not None:
             payload["page_size"] = page_size
@@ -86,8 +91,14 @@ class SimulatorAdmin:
     def add_event(self, calendar_id: str, **spec: Any) -> dict[str, Any]:
         return dict(self._call("POST", f"/calendars/{calendar_id}/events", spec))
 
-    def cancel_event(self, event_id: str) -> dict[str, Any]:
-        return dict(self._call("POST", f"/calendar_events/{event_id}/cancel"))
+    def cancel_event(self, event_id: str, *, sync_bots: bool = True) -> dict[str, Any]:
+        """Cancel an event as the calendar sync does (its scheduled bots are deleted); ``sync_bots=False``
+        only flags it, as an edit outside the sync does."""
+        return dict(self._call("POST", f"/calendar_events/{event_id}/cancel", {"sync_bots": sync_bots}))
+
+    def no_recording(self, bot_id: str) -> dict[str, Any]:
+        """Make the bot one without a default recording (null transcription and recording states)."""
+        return dict(self._call("POST", f"/bots/{bot_id}/no_recording"))
 
     def reschedule_event(
         self, event_id: str, start_in_minutes: float, duration_minutes: float = 30

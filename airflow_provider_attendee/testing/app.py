@@ -45,29 +45,40 @@ from airflow_provider_attendee.testing.state import (
 
 API = "/api/v1"
 CREATE_BOT_FIELDS = [
-    "meeting_url",
-    "bot_name",
-    "bot_image",
-    "metadata",
-    "bot_chat_message",
-    "join_at",
-    "calendar_event_id",
-    "deduplication_key",
-    "webhooks",
-    "callback_settings",
-    "external_media_storage_settings",
-    "voice_agent_settings",
-    "transcription_settings",
-    "websocket_settings",
-    "rtmp_settings",
-    "recording_settings",
-    "google_meet_settings",
-    "teams_settings",
-    "zoom_settings",
-    "debug_settings",
     "automatic_leave_settings",
+    "bot_chat_message",
+    "bot_image",
+    "bot_name",
+    "calendar_event_id",
+    "callback_settings",
+    "debug_settings",
+    "deduplication_key",
+    "external_media_storage_settings",
+    "google_meet_settings",
+    "join_at",
+    "kubernetes_settings",
+    "meeting_url",
+    "metadata",
+    "recording_settings",
+    "rtmp_settings",
+    "teams_settings",
+    "transcription_settings",
+    "voice_agent_settings",
+    "webhooks",
+    "websocket_settings",
+    "zoom_settings",
 ]
-ORDERINGS = [f"{s}{f}" for f in ("created_at", "end_time", "start_time", "updated_at") for s in ("-", "")]
+#: In the order the server's error message lists them.
+ORDERINGS = [
+    "-updated_at",
+    "updated_at",
+    "start_time",
+    "-start_time",
+    "end_time",
+    "-end_time",
+    "created_at",
+    "-created_at",
+]
 DATETIME_FORMAT_ERROR = "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
 
 log = logging.getLogger(__name__)
@@ -143,7 +154,7 @@ def _utterance_body(utterance: Utterance) -> dict[str, Any]:
         "speaker_is_host": utterance.participant.is_host,
         "timestamp_ms": epoch_ms(utterance.start),
         "duration_ms": utterance.duration_ms,
-        "transcription": {"transcript": utterance.text},
+        "transcription": {"transcript": utterance.text, "words": None},
     }
 
 
@@ -151,9 +162,9 @@ def _chat_body(line: ChatLine) -> dict[str, Any]:
     return {
         "id": line.id,
         "text": line.text,
-        "timestamp_ms": str(epoch_ms(line.at)),
+        "timestamp_ms": epoch_ms(line.at),
         "timestamp": int(line.at.timestamp()),
-        "to": "everyone",
+        "to": line.to,
         "sender_name": line.participant.name,
         "sender_uuid": line.participant.uuid,
         "sender_user_uuid": line.participant.user_uuid,
@@ -199,6 +210,7 @@ class SimulatorApp:
             Route("/_sim/bots", self.admin_bots, methods=["GET"]),
             Route("/_sim/bots/{bot_id}/fail", self.admin_fail_bot, methods=["POST"]),
             Route("/_sim/bots/{bot_id}/events", self.admin_bot_event, methods=["POST"]),
+            Route("/_sim/bots/{bot_id}/no_recording", self.admin_no_recording, methods=["POST"]),
             Route("/_sim/calendar_events/{event_id}", self.admin_change_event, methods=["PATCH"]),
             Route("/_sim/recordings/{bot_id}.wav", self.admin_recording_file, methods=["GET"]),
         ]
@@ -542,7 +554,7 @@ class SimulatorApp:
     async def participants(self, request: Request) -> Response:
         is_host = request.query_params.get("is_host")
         if is_host is not None and is_host.lower() not in ("true", "false"):
-            raise SimError(400, {"is_host": ["Must be a valid boolean."]})
+            raise SimError(400, {"error": "Invalid is_host value. Use true or false."})
         wanted_id = request.query_params.get("id")
         with self.world.lock:
             bot = self.world.get_bot(request.path_params["bot_id"])
@@ -559,9 +571,7 @@ class SimulatorApp:
         return _json(page)
 
     async def transcript(self, request: Request) -> Response:
-        updated_after = _query_datetime(
-            request, "updated_after", "Invalid updated_after format. Use ISO 8601 format"
-        )
+        updated_after = _query_datetime(request, "updated_after")
         with self.world.lock:
             bot = self.world.get_bot(request.path_params["bot_id"])
             if not bot.has_recording:
@@ -654,7 +664,9 @@ class SimulatorApp:
         if ordering not in ORDERINGS:
             raise SimError(400, {"error": f"Invalid ordering. Allowed values: {', '.join(ORDERINGS)}"})
         bounds = {
-            name: _query_datetime(request, name, f"Invalid {name} format. Use ISO 8601 format")
+            name: _query_datetime(
+                request, name, f"Invalid {name} format. Use ISO 8601 format (e.g., 2025-01-13T10:30:00Z)"
+            )
             for name in ("start_time_gte", "end_time_lte", "updated_at_gte", "updated_after")
         }
         updated_gte = bounds["updated_at_gte"] or bounds["updated_after"]
@@ -728,6 +740,7 @@ class SimulatorApp:
             scenario=data.get("scenario"),
             time_scale=float(data.get("time_scale", 1.0)),
             seed=int(data.get("seed", 0)),
+            origin=parse_datetime(data["origin"]) if data.get("origin") else None,
         )
         if "page_size" in data:
             self.sim.page_size = data["page_size"]
@@ -759,7 +772,11 @@ class SimulatorApp:
         return _json(self.world.event_body(event), 201)
 
     async def admin_cancel_event(self, request: Request) -> Response:
-        return _json(self.world.event_body(self.world.cancel_calendar_event(request.path_params["event_id"])))
+        data = await self._body(request)
+        event = self.world.cancel_calendar_event(
+            request.path_params["event_id"], sync_bots=bool(data.get("sync_bots", True))
+        )
+        return _json(self.world.event_body(event))
 
     async def admin_reschedule_event(self, request: Request) -> Response:
         data = await self._body(request)
@@ -793,6 +810,13 @@ class SimulatorApp:
         data = await self._body(request)
         bot = self.world.fire_event(request.path_params["bot_id"], data["type"], data.get("sub_type"))
         return _json(bot.body())
+
+    async def admin_no_recording(self, request: Request) -> Response:
+        """Make a bot one without a default Recording (null states, 404 transcript), as ORM-made bots are."""
+        with self.world.lock:
+            bot = self.world.get_bot(request.path_params["bot_id"])
+            bot.has_recording = False
+            return _json(bot.body())
 
     async def admin_change_event(self, request: Request) -> Response:
         data = await self._body(request)

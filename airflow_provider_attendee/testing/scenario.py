@@ -61,6 +61,8 @@ class ChatSpec(_Spec):
     #: A participant's name, or their uuid (for a participant without a name).
     sender: str
     text: str
+    #: "everyone", or "only_bot" for a message sent to the bot alone.
+    to: str = "everyone"
 
 
 class MeetingSpec(_Spec):

@@ -7,6 +7,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,12 @@ class AttendeeSimulator:
         scenario: Scenario | dict[str, Any] | str | Path | None = None,
         time_scale: float = 1.0,
         seed: int = 0,
+        origin: datetime | None = None,
     ) -> None:
-        """Forget every bot, calendar and counter; start a new clock and load ``scenario``."""
+        """Forget every bot, calendar and counter; start a new clock (at ``origin``, default now) and load
+        ``scenario``."""
         self.scenario = load_scenario(scenario)
-        self.clock = SimClock(time_scale=time_scale)
+        self.clock = SimClock(time_scale=time_scale, origin=origin)
         self.world = SimWorld(self.clock, self.scenario, seed=seed)
         self.counters = Counters()
         self._post_times.clear()

@@ -124,6 +124,7 @@ class ChatLine:
     participant: Participant
     at: datetime
     text: str
+    to: str = "everyone"
 
 
 @dataclass
@@ -364,9 +365,15 @@ class SimWorld:
                 )
             return event
 
-    def cancel_calendar_event(self, event_id: str) -> SimCalendarEvent:
+    def cancel_calendar_event(self, event_id: str, sync_bots: bool = True) -> SimCalendarEvent:
+        """Cancel as the server's calendar sync does; ``sync_bots=False`` only flags the row, as an
+        edit outside the sync (ORM, admin) does, leaving its bots alone."""
         with self.lock:
             now = self.sync()
+            if not sync_bots:
+                event = self.calendar_events[event_id]
+                event.is_deleted, event.updated_at = True, now
+                return event
             self._cancel_event(event_id, now)
             return self.calendar_events[event_id]
 
@@ -381,10 +388,9 @@ class SimWorld:
         event = self.calendar_events.get(event_id)
         if event is None:
             raise SimError(404, {"error": "Calendar event not found"})
-        if event.is_deleted:
-            return
-        event.is_deleted = True
-        event.updated_at = at
+        if not event.is_deleted:
+            event.is_deleted = True
+            event.updated_at = at
         for bot_id in list(event.bot_ids):
             bot = self.bots.get(bot_id)
             if bot is not None and bot.state == "scheduled":  # a staged bot survives, as on the server
@@ -708,7 +714,8 @@ class SimWorld:
     def _start_meeting(self, bot: SimBot, at: datetime) -> None:
         meeting = bot.meeting or self._meeting_for(bot)
         bot.admitted_at = at
-        if bot.settings.get("recording_settings", {}).get("format") != "none":
+        # Recording needs the bot's default Recording (a bot made without one never records).
+        if bot.has_recording and bot.settings.get("recording_settings", {}).get("format") != "none":
             self._later(bot, at + RECORDING_PERMISSION_DELAY, "recording_permission_granted")
         end = meeting.end_offset()
         if end is not None:
@@ -766,7 +773,9 @@ class SimWorld:
                 or people.get(line.sender)
                 or Participant(self.new_id("par_"), f"chat-{line.sender}", None, line.sender, False)
             )
-            bot.chat.append(ChatLine(self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text))
+            bot.chat.append(
+                ChatLine(self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text, line.to)
+            )
 
     def _refresh_transcription(self, bot: SimBot, now: datetime) -> None:
         """not_started -> in_progress once an utterance the bot heard is transcribed."""

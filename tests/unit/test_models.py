@@ -137,9 +137,9 @@ def test_participant_event_keeps_unknown_types_and_exact_ms():
 
 
 def test_state_sets():
-    assert len(BotState) == 16 and [s.value for s in BotState] == list(states.BOT_STATES)
-    assert states.TERMINAL == {"ended", "fatal_error", "data_deleted"}
-    assert states.PRE_JOIN == {"ready", "scheduled", "staged"}
+    assert len(BotState) == 19 and [s.value for s in BotState] == list(states.BOT_STATES)
+    assert {"ended", "fatal_error", "data_deleted"} == states.TERMINAL
+    assert {"ready", "scheduled", "staged"} == states.PRE_JOIN
     assert BotState.WAITING_ROOM in states.IN_MEETING and BotState.LEAVING not in states.IN_MEETING
     assert BotState.parse(" Joined_Recording ") == BotState.JOINED_RECORDING
     with pytest.raises(AttendeeConfigurationError, match="Valid states are: ready, joining"):
@@ -154,7 +154,9 @@ def test_unknown_states_event_codes_and_null_states_are_kept():
             "id": "bot_1",
             "meeting_url": "https://meet.google.com/abc-defg-hij",
             "state": "joined_hologram",
-            "events": [{"type": "teleported", "sub_type": "quantum_tunnel", "created_at": "2026-01-01T00:00:00Z"}],
+            "events": [
+                {"type": "teleported", "sub_type": "quantum_tunnel", "created_at": "2026-01-01T00:00:00Z"}
+            ],
             "transcription_state": "summarising",
             "recording_state": None,
         }

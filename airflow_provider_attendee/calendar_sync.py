@@ -2,6 +2,11 @@
 
 Pure planning (no I/O): :func:`plan` turns calendar events and a selection into actions, and
 :func:`execute_plan` runs them concurrently with a bounded limit on the async hook.
+
+An event's bots are the ones in its ``bots`` list (bound with ``calendar_event_id``), never found by
+comparing URLs: the server stores a bot's URL normalised and the event's raw. A bound ``scheduled`` bot
+follows its event on the server (new start, new link); a ``staged`` bot (about to join) does not: when
+its event moved, it no longer serves the event, so the event gets a new bot and the stale one is reported.
 """
 
 from __future__ import annotations
@@ -70,11 +75,28 @@ class Plan:
     create: list[CalendarEvent] = field(default_factory=list)
     delete: list[tuple[CalendarEvent, Bot, str]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Bots the sync cannot remove (staged or later) of events that no longer want them, or that no longer
+    #: serve their event: event id -> message.
+    unremovable: dict[str, str] = field(default_factory=dict)
     events_seen: int = 0
 
 
 def live_bots(event: CalendarEvent) -> list[Bot]:
     return [bot for bot in event.bots if bot.state not in TERMINAL]
+
+
+def serves(bot: Bot, event: CalendarEvent) -> bool:
+    """Whether a live bound bot will be in the event's meeting: a scheduled bot follows its event; a
+    bot that is staged for another start time does not."""
+    if bot.state != "staged" or bot.join_at is None:
+        return True
+    return abs((bot.join_at - event.start_time).total_seconds()) < 1
+
+
+def deduplication_key(key_prefix: str, event: CalendarEvent) -> str:
+    """One key per event and start time: concurrent syncs cannot double-book, and a moved event whose
+    old bot was already staged can get a new one."""
+    return f"{key_prefix}{event.id}@{int(event.start_time.timestamp())}"
 
 
 def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
@@ -91,8 +113,16 @@ def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
         else:
             reason = selection.reason_to_skip(event)
         if reason is None:
-            if live:
-                result.skipped[event.id] = f"has live bot {live[0].id}"
+            serving = [bot for bot in live if serves(bot, event)]
+            stale = [bot for bot in live if not serves(bot, event)]
+            if stale:
+                joins = stale[0].join_at.isoformat() if stale[0].join_at else "?"
+                result.unremovable[event.id] = (
+                    f"bot {stale[0].id} is {stale[0].state} for the event's old start ({joins}): "
+                    "it does not follow the event and cannot be deleted"
+                )
+            if serving:
+                result.skipped[event.id] = f"has live bot {serving[0].id}"
             else:
                 result.create.append(event)
             continue
@@ -101,7 +131,9 @@ def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
             result.delete.append((event, bot, reason))
         unremovable = [bot for bot in live if bot.state != "scheduled"]
         if unremovable:
-            reason += f"; bot {unremovable[0].id} is {unremovable[0].state} and cannot be deleted"
+            result.unremovable[event.id] = (
+                f"{reason}, but bot {unremovable[0].id} is {unremovable[0].state} and cannot be deleted"
+            )
         if not removable:
             result.skipped[event.id] = reason
     return result
@@ -129,9 +161,19 @@ def render_template(template: str, event: CalendarEvent) -> str:
 class Outcome:
     created: list[dict[str, str]] = field(default_factory=list)
     cancelled: list[dict[str, str]] = field(default_factory=list)
+    #: Transient failures (server errors, rate limits after retries, connection): a retry can finish them.
     failed: list[dict[str, str]] = field(default_factory=list)
+    #: Permanent 4xx rejections of one event (e.g. a Zoom event in a project without Zoom credentials).
+    rejected: list[dict[str, str]] = field(default_factory=list)
     already_had_bot: list[str] = field(default_factory=list)
     too_late: list[str] = field(default_factory=list)
+
+
+def _problem(event: CalendarEvent, action: str, err: AttendeeError) -> dict[str, str]:
+    entry = {"event_id": event.id, "action": action, "error": str(err)}
+    if event.updated_at is not None:  # a rejection stands while the event is unchanged
+        entry["event_updated_at"] = event.updated_at.isoformat()
+    return entry
 
 
 async def execute_plan(
@@ -157,7 +199,7 @@ async def execute_plan(
                 bot = await hook.acreate_bot(
                     calendar_event_id=event.id,
                     bot_name=render_template(bot_name, event),
-                    deduplication_key=f"{key_prefix}{event.id}",
+                    deduplication_key=deduplication_key(key_prefix, event),
                     metadata={k: render_template(v, event) for k, v in (metadata or {}).items()} or None,
                     **(bot_settings or {}),
                 )
@@ -167,10 +209,12 @@ async def execute_plan(
             except AttendeeInvalidRequestError as err:
                 if "join_at" in err.field_errors:  # started between listing and creating: nothing to join
                     outcome.too_late.append(event.id)
-                else:
-                    outcome.failed.append({"event_id": event.id, "action": "create", "error": str(err)})
+                else:  # the server refuses this event as it is: retrying the same request cannot help
+                    outcome.rejected.append(_problem(event, "create", err))
+            except AttendeeNotFoundError as err:
+                outcome.rejected.append(_problem(event, "create", err))
             except AttendeeError as err:
-                outcome.failed.append({"event_id": event.id, "action": "create", "error": str(err)})
+                outcome.failed.append(_problem(event, "create", err))
 
     async def delete(event: CalendarEvent, bot: Bot, reason: str) -> None:
         async with limit:
@@ -181,11 +225,13 @@ async def execute_plan(
                 outcome.cancelled.append(
                     {"event_id": event.id, "bot_id": bot.id, "reason": reason + " (already gone)"}
                 )
-            except AttendeeError as err:  # e.g. the bot was staged meanwhile and can no longer be deleted
-                outcome.failed.append({"event_id": event.id, "action": "delete", "error": str(err)})
+            except AttendeeInvalidRequestError as err:  # e.g. staged meanwhile: can no longer be deleted
+                outcome.rejected.append(_problem(event, "delete", err))
+            except AttendeeError as err:
+                outcome.failed.append(_problem(event, "delete", err))
 
     await asyncio.gather(*(create(e) for e in actions.create), *(delete(*d) for d in actions.delete))
-    for bucket in (outcome.created, outcome.cancelled, outcome.failed):
+    for bucket in (outcome.created, outcome.cancelled, outcome.failed, outcome.rejected):
         bucket.sort(key=lambda item: item["event_id"])
     outcome.already_had_bot.sort()
     return outcome
@@ -206,9 +252,13 @@ def summarise(actions: Plan, outcome: Outcome, window: Sequence[str]) -> dict[st
             "skipped": len(skipped),
             "cancelled": len(outcome.cancelled),
             "failed": len(outcome.failed),
+            "rejected": len(outcome.rejected),
+            "unremovable": len(actions.unremovable),
         },
         "created": outcome.created,
         "cancelled": outcome.cancelled,
         "failed": outcome.failed,
+        "rejected": outcome.rejected,
+        "unremovable": dict(sorted(actions.unremovable.items())),
         "skipped": skipped,
     }

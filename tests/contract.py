@@ -36,6 +36,8 @@ def spec_dict() -> dict[str, Any]:
     for schema, fields in REALLY_NULLABLE.items():
         for name in fields:
             schemas[schema]["properties"][name]["nullable"] = True
+    # recordings/null_names.json: a chat message's timestamp_ms is an integer (epoch ms), not a string.
+    schemas["ChatMessage"]["properties"]["timestamp_ms"] = {"type": "integer"}
     # BEHAVIOUR.md: with calendar_event_id the server requires that meeting_url is NOT given.
     schemas["CreateBotRequest"]["required"].remove("meeting_url")
     return spec

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from airflow_provider_attendee.models import CalendarEvent
 
 
+#: How far before the previous run the "changed since" listing starts (clock skew between Airflow and server).
+CHANGE_MARGIN = timedelta(minutes=2)
+
+
 def _as_datetime(value: Any, name: str) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -35,24 +39,49 @@ def _as_datetime(value: Any, name: str) -> datetime:
 
 class AttendeeScheduleCalendarBotsOperator(BaseOperator):
     """
-    Reconcile bots with calendar events in a time window: create the missing ones, delete the unwanted.
+    Keep exactly one bot per eligible upcoming calendar event: create the missing, delete the unwanted.
 
-    For each event starting in the window: an event that is not cancelled, has a meeting URL, passes the
-    selection and has no live bot gets one (bound with ``calendar_event_id``, deduplication key
-    ``<key_prefix><event id>``); an event that already has a live bot costs no request; the ``scheduled``
-    bots of cancelled or deselected events are deleted. Creates and deletes run concurrently (at most
-    ``max_concurrency``). A second run over an unchanged calendar sends no POST and no DELETE. Failures
-    on some events do not stop the others; the task then fails listing them.
+    An event is eligible when it is not cancelled, has a meeting URL and passes the selection. At time
+    ``t`` the window is ``[t + lead_time, t + lookahead)`` (or ``[window_start, window_end)`` when given).
+    Each eligible event starting in the window without a live bot gets one (bound with
+    ``calendar_event_id``; deduplication key ``<key_prefix><event id>@<start epoch>``, so overlapping
+    runs never double-book); the ``scheduled`` bots of cancelled or deselected events are deleted. A
+    bound ``scheduled`` bot follows its event on the server (new start, new link), so a rescheduled event
+    keeps its bot. A ``staged`` bot (minutes from joining) neither follows nor can be deleted: if its
+    event was moved, the event gets a new bot and the staged one is reported under ``unremovable``, as
+    are staged bots of cancelled or deselected events.
+
+    **Guarantee.** After a successful run at ``t``, every eligible event starting in
+    ``[t + lead_time, t + lookahead)`` has exactly one live bot serving it, in both modes.
+
+    **Modes and cost.** ``incremental=False`` lists every event of the window on every run.
+    ``incremental=True`` lists only what can have changed since the previous successful run started
+    (``p``): the events updated since ``p`` (minus a 2-minute margin for clock skew), and the events
+    whose start entered the window since then (``[p + lookahead, t + lookahead)``). Events that did not
+    change and were already in the window were settled by that run. The first run, and a run after
+    failed or skipped ones, take ``p`` from the last successful run, so the time in between is caught up.
+    An unchanged calendar costs only list pages (0 POST, 0 DELETE); a moving window costs the events
+    that entered it. Out-of-band changes that do not touch the event (a bot deleted by hand) are seen by
+    a full run: run one now and then (``incremental=False``) if such changes happen.
+
+    **Failures.** Transient errors (5xx, 429 after retries, connection) fail the task after every other
+    event was reconciled, so Airflow's retry finishes them. A permanent rejection of one event (a 4xx,
+    e.g. a Zoom link in a project without Zoom credentials) is logged and listed under ``rejected`` with
+    the server's message; with ``on_rejected="warn"`` (default) the task still succeeds, with ``"fail"``
+    it fails. In incremental mode an unchanged rejected event is not sent again; a change to it retries.
 
     :param calendar_id: only this calendar's events (templated).
     :param calendar_deduplication_key: only the events of the calendar with this key (templated).
-    :param window_start: start of the window (templated; default: now, or the data interval start when
-        ``use_data_interval``).
-    :param window_end: end of the window (templated; default: window_start + ``lookahead``).
-    :param lookahead: default window length.
+    :param window_start: start of the window (templated; default: now + ``lead_time``, or the data
+        interval start when ``use_data_interval``).
+    :param window_end: end of the window (templated; default: now + ``lookahead``).
+    :param lookahead: how far ahead events get bots (default 24 h).
+    :param lead_time: events starting sooner than this get no new bot (default 1 min): it could not join
+        in time. Their existing bots are kept.
     :param use_data_interval: take the window from the run's data interval.
-    :param incremental: only list events updated since the previous successful run started (events that
-        did not change need nothing new); falls back to a full listing on the first run.
+    :param incremental: list only what changed or entered the window since the previous successful run
+        (see above); the first run lists everything.
+    :param on_rejected: ``"warn"`` (default) or ``"fail"``: whether permanent rejections fail the task.
     :param skip_name_regex: events whose name matches get no bot (case-insensitive).
     :param min_attendees: events with fewer attendees get no bot.
     :param attendee_domains: only events with an attendee from one of these email domains get a bot.
@@ -62,7 +91,9 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
     :param bot_settings: further bot fields for every bot (transcription_settings, webhooks, ...).
     :param key_prefix: prefix of the per-event deduplication key.
     :param max_concurrency: concurrent creates/deletes (default 8).
-    :return: summary with counts and ids of created, skipped, cancelled and failed.
+    :param attendee_conn_id: the Attendee connection (default ``attendee_default``).
+    :return: summary: window, mode, events listed, counts, and the created, cancelled, failed,
+        rejected, unremovable and skipped events with reasons.
     """
 
     template_fields: Sequence[str] = (
@@ -85,8 +116,10 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         window_start: Any = None,
         window_end: Any = None,
         lookahead: timedelta = timedelta(hours=24),
+        lead_time: timedelta = timedelta(minutes=1),
         use_data_interval: bool = False,
         incremental: bool = False,
+        on_rejected: str = "warn",
         skip_name_regex: str | None = None,
         min_attendees: int = 0,
         attendee_domains: Sequence[str] = (),
@@ -105,8 +138,12 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         self.window_start = window_start
         self.window_end = window_end
         self.lookahead = lookahead
+        self.lead_time = lead_time
         self.use_data_interval = use_data_interval
         self.incremental = incremental
+        if on_rejected not in ("warn", "fail"):
+            raise AttendeeConfigurationError(f'on_rejected must be "warn" or "fail", got {on_rejected!r}.')
+        self.on_rejected = on_rejected
         self.selection = Selection(
             skip_name_regex=skip_name_regex,
             min_attendees=min_attendees,
@@ -129,12 +166,15 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
             if end <= start:
                 end = start + self.lookahead
         else:
+            now = datetime.now(timezone.utc)
             start = (
-                _as_datetime(self.window_start, "window_start")
-                if self.window_start
-                else datetime.now(timezone.utc)
+                _as_datetime(self.window_start, "window_start") if self.window_start else now + self.lead_time
             )
-            end = _as_datetime(self.window_end, "window_end") if self.window_end else start + self.lookahead
+            end = (
+                _as_datetime(self.window_end, "window_end")
+                if self.window_end
+                else start - self.lead_time + self.lookahead
+            )
         if end <= start:
             raise AttendeeConfigurationError(f"The window ends ({end}) before it starts ({start}).")
         return start, end
@@ -146,9 +186,29 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         return _as_datetime(previous, "prev_start_date_success") if previous else None
 
     def events_in_window(
+        self, hook: AttendeeHook, start: datetime, end: datetime, previous: datetime | None
+    ) -> Iterator[CalendarEvent]:
+        """The events to reconcile: all events starting in [start, end), or (incremental, with a previous
+        successful run at ``previous``) those changed since then plus those that entered the window."""
+        if previous is None:
+            yield from self._list(hook, start, end, None)
+            return
+        seen: set[str] = set()
+        for event in self._list(hook, start, end, previous - CHANGE_MARGIN):
+            seen.add(event.id)
+            yield event
+        # The previous run's window ended at (at least) previous + its length: what starts after entered since.
+        entered_from = max(start, previous + (end - start))
+        for event in self._list(hook, entered_from, end, None):
+            if event.id not in seen:
+                yield event
+
+    def _list(
         self, hook: AttendeeHook, start: datetime, end: datetime, updated_since: datetime | None
     ) -> Iterator[CalendarEvent]:
         """Events starting in [start, end), read lazily in start order: stops paging past the window."""
+        if start >= end:
+            return
         for event in hook.list_calendar_events(
             calendar_id=self.calendar_id or None,
             calendar_deduplication_key=self.calendar_deduplication_key or None,
@@ -172,7 +232,7 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
             "Reconciling calendar events starting in [%s, %s)%s",
             start.isoformat(),
             end.isoformat(),
-            f", updated since {since.isoformat()}" if since else "",
+            f", changed or entered the window since {since.isoformat()}" if since else " (full listing)",
         )
         actions = plan(self.events_in_window(hook, start, end, since), self.selection)
         limit = (
@@ -182,16 +242,32 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         )
         outcome = asyncio.run(self._run(hook, actions, limit))
         summary = summarise(actions, outcome, [format_datetime(start, "start"), format_datetime(end, "end")])
-        self.log.info("Calendar sync: %s", summary["counts"])
+        summary["mode"] = "incremental" if since else "full"
+        self.log.info("Calendar sync (%s): %s", summary["mode"], summary["counts"])
         for item in summary["created"]:
             self.log.info("Created bot %s for event %s", item["bot_id"], item["event_id"])
         for item in summary["cancelled"]:
             self.log.info("Deleted bot %s of event %s (%s)", item["bot_id"], item["event_id"], item["reason"])
+        for event_id, message in summary["unremovable"].items():
+            self.log.warning("Event %s: %s", event_id, message)
+        for item in summary["rejected"]:
+            self.log.warning(
+                "The server refused to %s a bot for event %s: %s",
+                item["action"],
+                item["event_id"],
+                item["error"],
+            )
         if summary["failed"]:
             lines = "\n".join(f"- {f['event_id']} ({f['action']}): {f['error']}" for f in summary["failed"])
             raise AttendeeCalendarSyncError(
                 f"{len(summary['failed'])} of {summary['events_seen']} calendar events could not be reconciled "
                 f"(the others were):\n{lines}"
+            )
+        if summary["rejected"] and self.on_rejected == "fail":
+            lines = "\n".join(f"- {f['event_id']} ({f['action']}): {f['error']}" for f in summary["rejected"])
+            raise AttendeeCalendarSyncError(
+                f"The server refused {len(summary['rejected'])} calendar event(s) (the others were reconciled; "
+                f"fix the event or the project, or set on_rejected='warn'):\n{lines}"
             )
         return summary
 

@@ -742,8 +742,7 @@ class SimulatorApp:
             seed=int(data.get("seed", 0)),
             origin=parse_datetime(data["origin"]) if data.get("origin") else None,
         )
-        if "page_size" in data:
-            self.sim.page_size = data["page_size"]
+        self.sim.page_size = data.get("page_size")  # a reset starts over: the server's page sizes
         if "zoom_credentials" in data:
             self.world.zoom_credentials = bool(data["zoom_credentials"])
         self.sim.faults.configure(FaultConfig.model_validate(data.get("faults") or {}))

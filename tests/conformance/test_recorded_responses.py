@@ -211,4 +211,4 @@ def test_calendar_planning_on_recorded_events():
     actions = plan(events, Selection())
     assert [e.id for e in actions.create] == [ids["F"], ids["C"]]  # F: the server will refuse (in the past)
     assert [(e.id, bot.id) for e, bot, _ in actions.delete] == [(ids["E"], "bot_6EQhX9PQAO0wO1jl")]
-    assert "staged" in actions.skipped[ids["B"]] and actions.skipped[ids["D"]] == "no meeting URL"
+    assert "staged" in actions.unremovable[ids["B"]] and actions.skipped[ids["D"]] == "no meeting URL"

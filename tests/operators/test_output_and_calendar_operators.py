@@ -75,18 +75,33 @@ class TestCalendarSync:
         admin = attendee_simulator.admin
         _, ids = admin.add_calendar(deduplication_key="user-a", events=EVENTS)
         first = sync(calendar_deduplication_key="user-a").execute(context)
-        assert first["counts"] == {"created": 2, "skipped": 3, "cancelled": 0, "failed": 0}
+        assert first["counts"] == {
+            "created": 2,
+            "skipped": 3,
+            "cancelled": 0,
+            "failed": 0,
+            "rejected": 0,
+            "unremovable": 0,
+        }
         assert sorted(c["event_id"] for c in first["created"]) == sorted(ids[:2])
         bots = {b["calendar_event_id"]: b for b in admin.bots()}
         assert bots[ids[0]]["bot_name"] == "Notes: Planning"
         assert bots[ids[0]]["metadata"] == {"event_id": ids[0], "source": "calendar"}
-        assert bots[ids[0]]["deduplication_key"] == f"airflow-calendar-{ids[0]}"
+        # One key per event and start time (so two overlapping runs cannot both book it).
+        assert bots[ids[0]]["deduplication_key"].startswith(f"airflow-calendar-{ids[0]}@")
         json.dumps(first)  # a usable XCom
 
         admin.reset_counters()
         second = sync(calendar_deduplication_key="user-a").execute(context)
         requests = admin.counters()["requests"]
-        assert second["counts"] == {"created": 0, "skipped": 5, "cancelled": 0, "failed": 0}
+        assert second["counts"] == {
+            "created": 0,
+            "skipped": 5,
+            "cancelled": 0,
+            "failed": 0,
+            "rejected": 0,
+            "unremovable": 0,
+        }
         assert set(requests) == {"GET /api/v1/calendar_events"}  # no POST, no DELETE, no per-event GET
 
         # The server deletes scheduled bots of cancelled events itself; a deselected event's bot is ours to delete.
@@ -150,10 +165,12 @@ class TestCalendarSync:
         assert (
             result["counts"]["created"] == 1 and result["events_seen"] == 1
         )  # Planning; Review starts after
-        context["prev_start_date_success"] = now + timedelta(minutes=1)
+        # A previous success after the events were last changed (beyond the 2-minute clock-skew margin).
+        context["prev_start_date_success"] = now + timedelta(minutes=3)
         admin.reset_counters()
         incremental = sync(incremental=True).execute(context)
         assert incremental["events_seen"] == 0
+        # One listing (changed since); nothing entered the window since the previous run: no other request.
         assert admin.counters()["requests"] == {"GET /api/v1/calendar_events": 1}
 
     @pytest.mark.attendee_simulator(page_size=7)

@@ -340,6 +340,6 @@ class TestBotEventTrigger:
             bot_name="C",
             metadata={"team": "product"},
         ).id
-        demo.admin.advance(1000)
+        demo.admin.advance(3000)
         only_product = AttendeeBotEventTrigger(poll_interval=0.01, metadata={"team": "product"})
         assert sorted(asyncio.run(events(only_product, 3))) == sorted([a, c])

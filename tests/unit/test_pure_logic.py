@@ -94,9 +94,12 @@ class TestCalendarPlan:
         result = plan(events, selection)
         assert [e.id for e in result.create] == ["new", "old_bot_ended"]
         assert [(e.id, b.id) for e, b, _ in result.delete] == [("cancelled", "bot_2"), ("small", "bot_4")]
+        assert result.unremovable == {
+            "cancelled_staged": "cancelled, but bot bot_3 is staged and cannot be deleted"
+        }
         assert result.skipped == {
             "has_bot": "has live bot bot_1",
-            "cancelled_staged": "cancelled; bot bot_3 is staged and cannot be deleted",
+            "cancelled_staged": "cancelled",
             "no_url": "no meeting URL",
             "personal": "name matches skip_name_regex",
             "outsiders": "no attendee from attendee_domains",
@@ -121,7 +124,14 @@ class TestCalendarPlan:
         summary = summarise(
             plan([e], Selection()), Outcome(created=[{"event_id": "evt_9", "bot_id": "bot_1"}]), ["a", "b"]
         )
-        assert summary["counts"] == {"created": 1, "skipped": 0, "cancelled": 0, "failed": 0}
+        assert summary["counts"] == {
+            "created": 1,
+            "skipped": 0,
+            "cancelled": 0,
+            "failed": 0,
+            "rejected": 0,
+            "unremovable": 0,
+        }
         json.dumps(summary)
 
     def test_bad_selection(self):

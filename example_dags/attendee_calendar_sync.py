@@ -3,9 +3,11 @@ Calendar -> bots, every 5 minutes.
 
 Reconciles the Attendee calendars of the connection ``attendee_default`` with bots: each upcoming event
 with a meeting link (not personal, not lunch, at least two attendees) gets exactly one bot; bots of
-cancelled or deselected events are removed. Incremental: only events changed since the last successful
-run are listed. Runs in the ``attendee_api`` pool so that Attendee's rate limits are respected however
-many DAGs use the API. A second run over an unchanged calendar sends no POST and no DELETE.
+cancelled or deselected events are removed. Incremental: only the events changed since the last successful
+run, and those whose start entered the 24-hour window since, are listed; an unchanged calendar costs list
+pages only (no POST, no DELETE). Events the server refuses (e.g. Zoom without Zoom credentials) are logged
+and listed in the result, and do not fail the run. Runs in the default pool: to cap concurrent Attendee
+calls across DAGs, create a pool (``airflow pools set attendee_api 8 "Attendee API"``) and set ``pool``.
 """
 
 from __future__ import annotations
@@ -35,5 +37,4 @@ with DAG(
         min_attendees=2,
         bot_name="Notetaker · {event_name}",
         metadata={"event_id": "{event_id}", "event_name": "{event_name}", "source": "attendee_calendar_sync"},
-        pool="attendee_api",
     )

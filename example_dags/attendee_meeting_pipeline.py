@@ -36,7 +36,7 @@ with DAG(
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "pool": "attendee_api"},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=15)},
     params={
         "meeting_url": Param(
             "https://meet.google.com/abc-defg-hij", type="string", description="Meeting link"

@@ -41,7 +41,7 @@ with DAG(
     schedule=[finished_meetings],
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "pool": "attendee_api"},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=15)},
     tags=["attendee", "example"],
     doc_md=__doc__,
 ) as dag:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.calendar_model import CalendarModel
+from airflow_provider_attendee.testing.calendar_model import CalendarModel
 
 pytestmark = pytest.mark.slow
 

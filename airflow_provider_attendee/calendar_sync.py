@@ -7,6 +7,7 @@ An event's bots are the ones in its ``bots`` list (bound with ``calendar_event_i
 comparing URLs: the server stores a bot's URL normalised and the event's raw. A bound ``scheduled`` bot
 follows its event on the server (new start, new link); a ``staged`` bot (about to join) does not: when
 its event moved, it no longer serves the event, so the event gets a new bot and the stale one is reported.
+The same holds for a bot already in the meeting at the event's old start.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_attendee.exceptions import (
@@ -86,9 +88,10 @@ def live_bots(event: CalendarEvent) -> list[Bot]:
 
 
 def serves(bot: Bot, event: CalendarEvent) -> bool:
-    """Whether a live bound bot will be in the event's meeting: a scheduled bot follows its event; a
-    bot that is staged for another start time does not."""
-    if bot.state != "staged" or bot.join_at is None:
+    """Whether a live bound bot will be in the event's meeting at its start: a ``scheduled`` bot follows
+    its event on the server; a bot already past ``scheduled`` (staged, joining, in a meeting) stays with
+    the start it was scheduled for, so it serves the event only if the event still starts then."""
+    if bot.state == "scheduled" or bot.join_at is None:
         return True
     return abs((bot.join_at - event.start_time).total_seconds()) < 1
 
@@ -119,7 +122,7 @@ def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
                 joins = stale[0].join_at.isoformat() if stale[0].join_at else "?"
                 result.unremovable[event.id] = (
                     f"bot {stale[0].id} is {stale[0].state} for the event's old start ({joins}): "
-                    "it does not follow the event and cannot be deleted"
+                    "it does not follow the event, so the event gets a new bot"
                 )
             if serving:
                 result.skipped[event.id] = f"has live bot {serving[0].id}"
@@ -170,10 +173,72 @@ class Outcome:
 
 
 def _problem(event: CalendarEvent, action: str, err: AttendeeError) -> dict[str, str]:
-    entry = {"event_id": event.id, "action": action, "error": str(err)}
-    if event.updated_at is not None:  # a rejection stands while the event is unchanged
+    """A failed or rejected action, with what identifies the event's version (a rejection stands while
+    the event is unchanged) and its start (to forget it once it has left the window)."""
+    entry = {
+        "event_id": event.id,
+        "action": action,
+        "error": str(err),
+        "event_start": event.start_time.isoformat(),
+    }
+    if event.updated_at is not None:
         entry["event_updated_at"] = event.updated_at.isoformat()
     return entry
+
+
+@dataclass
+class RejectionMemory:
+    """The permanent rejections of previous runs, so an unchanged refused event is not sent again on
+    every run: a refused event is sent again when it changes, or when its rejection is older than
+    ``retry_after`` (the project may have been fixed meanwhile, e.g. Zoom credentials added)."""
+
+    entries: dict[str, dict[str, Any]]
+    now: datetime
+    retry_after: timedelta
+
+    @classmethod
+    def from_summary(cls, summary: Any, now: datetime, retry_after: timedelta) -> RejectionMemory:
+        """Read a previous run's summary (its ``rejected`` list); anything unreadable is ignored."""
+        entries: dict[str, dict[str, Any]] = {}
+        rejected = summary.get("rejected") if isinstance(summary, Mapping) else None
+        for entry in rejected if isinstance(rejected, list) else []:
+            if isinstance(entry, Mapping) and entry.get("action") == "create" and entry.get("rejected_at"):
+                entries[str(entry["event_id"])] = dict(entry)
+        return cls(entries, now, retry_after)
+
+    def expired(self, entry: Mapping[str, Any]) -> bool:
+        try:
+            rejected_at = datetime.fromisoformat(str(entry["rejected_at"]))
+        except ValueError:
+            return True
+        return self.now - rejected_at >= self.retry_after
+
+    def holds(self, event: CalendarEvent) -> dict[str, Any] | None:
+        """The standing rejection of this event, if it is unchanged since and recent enough."""
+        entry = self.entries.get(event.id)
+        if entry is None or self.expired(entry) or event.updated_at is None:
+            return None
+        if entry.get("event_updated_at") != event.updated_at.isoformat():
+            return None
+        return {**entry, "sent": False}
+
+    def unlisted(self, listed: set[str], window_start: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+        """Of the events a run did not list: the standing rejections to carry forward (still ahead and
+        recent), and the ids of those whose rejection expired (to fetch and send again)."""
+        carried, expired = [], []
+        for event_id, entry in self.entries.items():
+            if event_id in listed:
+                continue
+            try:
+                if datetime.fromisoformat(str(entry["event_start"])) < window_start:
+                    continue  # started (or left the window's past): nothing left to book
+            except (KeyError, ValueError):
+                continue
+            if self.expired(entry):
+                expired.append(event_id)
+            else:
+                carried.append({**entry, "sent": False})
+        return carried, sorted(expired)
 
 
 async def execute_plan(

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID
-from airflow_provider_attendee.calendar_sync import EventFilter, Selection, execute_plan, plan, summarise
+from airflow_provider_attendee.calendar_sync import (
+    EventFilter,
+    RejectionMemory,
+    Selection,
+    execute_plan,
+    plan,
+    summarise,
+)
 from airflow_provider_attendee.exceptions import AttendeeCalendarSyncError, AttendeeConfigurationError
 
 # The hook and models are imported where used: DAG files parse without loading them.
@@ -21,6 +28,11 @@ if TYPE_CHECKING:
 
 #: How far before the previous run the "changed since" listing starts (clock skew between Airflow and server).
 CHANGE_MARGIN = timedelta(minutes=2)
+
+
+def utcnow() -> datetime:
+    """The operator's clock (one place, so tests can move it)."""
+    return datetime.now(timezone.utc)
 
 
 def _as_datetime(value: Any, name: str) -> datetime:
@@ -47,9 +59,9 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
     ``calendar_event_id``; deduplication key ``<key_prefix><event id>@<start epoch>``, so overlapping
     runs never double-book); the ``scheduled`` bots of cancelled or deselected events are deleted. A
     bound ``scheduled`` bot follows its event on the server (new start, new link), so a rescheduled event
-    keeps its bot. A ``staged`` bot (minutes from joining) neither follows nor can be deleted: if its
-    event was moved, the event gets a new bot and the staged one is reported under ``unremovable``, as
-    are staged bots of cancelled or deselected events.
+    keeps its bot. A bot past ``scheduled`` (staged minutes before joining, joining, in the meeting)
+    neither follows nor can be deleted: if its event was moved, the event gets a new bot for the new start
+    and the old one is reported under ``unremovable``, as are such bots of cancelled or deselected events.
 
     **Guarantee.** After a successful run at ``t``, every eligible event starting in
     ``[t + lead_time, t + lookahead)`` has exactly one live bot serving it, in both modes.
@@ -68,7 +80,9 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
     event was reconciled, so Airflow's retry finishes them. A permanent rejection of one event (a 4xx,
     e.g. a Zoom link in a project without Zoom credentials) is logged and listed under ``rejected`` with
     the server's message; with ``on_rejected="warn"`` (default) the task still succeeds, with ``"fail"``
-    it fails. In incremental mode an unchanged rejected event is not sent again; a change to it retries.
+    it fails. A refused event is remembered (in the task's XCom): while it is unchanged it is not sent
+    again, only reported again, until its rejection is older than ``retry_rejected_after`` (the project
+    may have been fixed meanwhile); a change to the event sends it again at once.
 
     :param calendar_id: only this calendar's events (templated).
     :param calendar_deduplication_key: only the events of the calendar with this key (templated).
@@ -82,6 +96,7 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
     :param incremental: list only what changed or entered the window since the previous successful run
         (see above); the first run lists everything.
     :param on_rejected: ``"warn"`` (default) or ``"fail"``: whether permanent rejections fail the task.
+    :param retry_rejected_after: how long an unchanged refused event is not sent again (default 1 h).
     :param skip_name_regex: events whose name matches get no bot (case-insensitive).
     :param min_attendees: events with fewer attendees get no bot.
     :param attendee_domains: only events with an attendee from one of these email domains get a bot.
@@ -120,6 +135,7 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         use_data_interval: bool = False,
         incremental: bool = False,
         on_rejected: str = "warn",
+        retry_rejected_after: timedelta = timedelta(hours=1),
         skip_name_regex: str | None = None,
         min_attendees: int = 0,
         attendee_domains: Sequence[str] = (),
@@ -144,6 +160,7 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         if on_rejected not in ("warn", "fail"):
             raise AttendeeConfigurationError(f'on_rejected must be "warn" or "fail", got {on_rejected!r}.')
         self.on_rejected = on_rejected
+        self.retry_rejected_after = retry_rejected_after
         self.selection = Selection(
             skip_name_regex=skip_name_regex,
             min_attendees=min_attendees,
@@ -159,14 +176,13 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         self.max_concurrency = max_concurrency
         self.attendee_conn_id = attendee_conn_id
 
-    def window(self, context: Context) -> tuple[datetime, datetime]:
+    def window(self, context: Context, now: datetime) -> tuple[datetime, datetime]:
         if self.use_data_interval and context.get("data_interval_start") is not None:
             start = _as_datetime(context["data_interval_start"], "data_interval_start")
             end = _as_datetime(context["data_interval_end"], "data_interval_end")
             if end <= start:
                 end = start + self.lookahead
         else:
-            now = datetime.now(timezone.utc)
             start = (
                 _as_datetime(self.window_start, "window_start") if self.window_start else now + self.lead_time
             )
@@ -184,6 +200,28 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
             return None
         previous = context.get("prev_start_date_success")
         return _as_datetime(previous, "prev_start_date_success") if previous else None
+
+    def previous_summary(self, context: Context) -> Any:
+        """This task's summary from the latest earlier run (where its rejections are remembered)."""
+        ti = context.get("ti")
+        if ti is None:
+            return None
+        try:
+            return ti.xcom_pull(task_ids=self.task_id, include_prior_dates=True)
+        except Exception as err:  # a missing memory costs one repeated request, never the sync
+            self.log.warning(
+                "Could not read the previous run's summary (%s): refused events are sent again.", err
+            )
+            return None
+
+    def _refetch(
+        self, hook: AttendeeHook, event_ids: list[str], start: datetime, end: datetime
+    ) -> Iterator[CalendarEvent]:
+        """The given events (by id), if they still start in the window."""
+        for event_id in event_ids:
+            for event in hook.list_calendar_events(event_id=event_id):
+                if start <= event.start_time < end:
+                    yield event
 
     def events_in_window(
         self, hook: AttendeeHook, start: datetime, end: datetime, previous: datetime | None
@@ -226,21 +264,44 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
 
         hook = AttendeeHook(self.attendee_conn_id)
         settings = hook.settings  # resolved synchronously here; the async calls below reuse it
-        start, end = self.window(context)
+        now = utcnow()
+        start, end = self.window(context, now)
         since = self.updated_since(context)
+        memory = RejectionMemory.from_summary(self.previous_summary(context), now, self.retry_rejected_after)
         self.log.info(
             "Reconciling calendar events starting in [%s, %s)%s",
             start.isoformat(),
             end.isoformat(),
             f", changed or entered the window since {since.isoformat()}" if since else " (full listing)",
         )
-        actions = plan(self.events_in_window(hook, start, end, since), self.selection)
+        listed: set[str] = set()
+
+        def events() -> Iterator[CalendarEvent]:
+            for event in self.events_in_window(hook, start, end, since):
+                listed.add(event.id)
+                yield event
+            if since is not None:  # unchanged refused events are not listed: fetch those due a retry
+                for event in self._refetch(hook, memory.unlisted(listed, start)[1], start, end):
+                    listed.add(event.id)
+                    yield event
+
+        actions = plan(events(), self.selection)
+        held = [entry for entry in map(memory.holds, actions.create) if entry is not None]
+        held_ids = {entry["event_id"] for entry in held}
+        actions.create = [event for event in actions.create if event.id not in held_ids]
         limit = (
             min(self.max_concurrency, settings.max_concurrency)
             if settings.max_concurrency
             else self.max_concurrency
         )
         outcome = asyncio.run(self._run(hook, actions, limit))
+        for entry in outcome.rejected:
+            if entry["action"] == "create":
+                entry.update(rejected_at=now.isoformat(), sent=True)
+        outcome.rejected += held
+        if since is not None:  # carry the standing rejections of unlisted (unchanged) events forward
+            outcome.rejected += memory.unlisted(listed, start)[0]
+        outcome.rejected.sort(key=lambda item: item["event_id"])
         summary = summarise(actions, outcome, [format_datetime(start, "start"), format_datetime(end, "end")])
         summary["mode"] = "incremental" if since else "full"
         self.log.info("Calendar sync (%s): %s", summary["mode"], summary["counts"])
@@ -251,12 +312,22 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         for event_id, message in summary["unremovable"].items():
             self.log.warning("Event %s: %s", event_id, message)
         for item in summary["rejected"]:
-            self.log.warning(
-                "The server refused to %s a bot for event %s: %s",
-                item["action"],
-                item["event_id"],
-                item["error"],
-            )
+            if item.get("sent", True):
+                self.log.warning(
+                    "The server refused to %s a bot for event %s: %s",
+                    item["action"],
+                    item["event_id"],
+                    item["error"],
+                )
+            else:
+                self.log.warning(
+                    "Event %s is unchanged since the server refused it at %s (not sent again before %s "
+                    "has passed, or the event changes): %s",
+                    item["event_id"],
+                    item["rejected_at"],
+                    self.retry_rejected_after,
+                    item["error"],
+                )
         if summary["failed"]:
             lines = "\n".join(f"- {f['event_id']} ({f['action']}): {f['error']}" for f in summary["failed"])
             raise AttendeeCalendarSyncError(

@@ -17,8 +17,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 from airflow_provider_attendee.exceptions import AttendeeError
+from airflow_provider_attendee.operators import calendar as calendar_operator
 from airflow_provider_attendee.operators.calendar import AttendeeScheduleCalendarBotsOperator
 from airflow_provider_attendee.testing import RunningSimulator
 from airflow_provider_attendee.testing.scenario import EventSpec
@@ -31,10 +33,18 @@ ZOOM_WITHOUT_CREDENTIALS = "https://zoom.us/j/{n}?pwd=abc"
 
 
 class FakeTI:
+    """Just enough of a task instance: the previous successful run's summary is its XCom memory."""
+
     dag_id, run_id, task_id, map_index, try_number = "calendar_model", "run", "sync", -1, 1
+
+    def __init__(self) -> None:
+        self.previous_summary: dict[str, Any] | None = None
 
     def xcom_push(self, key: str, value: Any) -> None:
         pass
+
+    def xcom_pull(self, task_ids: str, include_prior_dates: bool = False) -> Any:
+        return self.previous_summary if include_prior_dates else None
 
 
 @dataclass
@@ -47,6 +57,8 @@ class Stats:
     changes: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     rejected_seen: set[str] = field(default_factory=set)
+    rejections_sent: int = 0
+    rejections_held: int = 0
     per_run: list[dict[str, int]] = field(default_factory=list)
 
 
@@ -72,6 +84,10 @@ class CalendarModel:
         self.skip_rate = skip_rate
         self.stats = Stats()
         self.previous_success: datetime | None = None
+        self.ti = FakeTI()
+        #: (event id, updated_at) -> when a create for that version of the event was last refused
+        self.last_refused: dict[tuple[str, str], datetime] = {}
+        self.resend_problems: list[str] = []
         self.world.zoom_credentials = False  # Zoom events are refused permanently (400), as on a real project
         self.calendar = self.world.add_calendar(
             platform="google", client_id="model", deduplication_key=f"model-{seed}", metadata=None
@@ -187,10 +203,13 @@ class CalendarModel:
             skip_name_regex=SKIP,
             key_prefix="model-",
         )
-        context = {"ti": FakeTI(), "prev_start_date_success": self.previous_success}
+        context = {"ti": self.ti, "prev_start_date_success": self.previous_success}
         before = dict(self.sim.simulator.counters.requests)
         try:
-            summary = operator.execute(context)  # type: ignore[arg-type]
+            with patch.object(
+                calendar_operator, "utcnow", self.now
+            ):  # the operator's clock is the simulator's
+                summary = operator.execute(context)  # type: ignore[arg-type]
         except AttendeeError:
             self.stats.failed_runs += 1
             return None
@@ -200,8 +219,21 @@ class CalendarModel:
             for route, count in delta.items():
                 self.stats.requests[route] = self.stats.requests.get(route, 0) + count
         self.previous_success = now
+        self.ti.previous_summary = summary
         self.stats.runs += 1
         self.stats.rejected_seen |= {r["event_id"] for r in summary["rejected"]}
+        for entry in summary["rejected"]:
+            if not entry.get("sent"):
+                self.stats.rejections_held += 1
+                continue
+            self.stats.rejections_sent += 1
+            version = (entry["event_id"], entry.get("event_updated_at", ""))
+            last = self.last_refused.get(version)
+            if last is not None and now - last < operator.retry_rejected_after:
+                self.resend_problems.append(
+                    f"{now} {entry['event_id']} unchanged and refused at {last}, sent again too soon"
+                )
+            self.last_refused[version] = now
         self.stats.per_run.append(
             {
                 "gets": sum(v for k, v in delta.items() if k.startswith("GET")),
@@ -214,7 +246,7 @@ class CalendarModel:
 
     def check(self) -> list[str]:
         """Invariants after a successful run: every eligible event in the window has exactly one live bot
-        that serves it (Zoom events, refused by the server, have none and were reported); no event ever
+        that serves it (joins at the event's current start) (Zoom events, refused by the server, have none and were reported); no event ever
         has two bots that would join it."""
         now = self.now()
         problems = []
@@ -226,7 +258,7 @@ class CalendarModel:
                 for b in (self.world.bots.get(i) for i in event.bot_ids)
                 if b is not None
                 and b.state not in ("ended", "fatal_error", "data_deleted")
-                and (b.state != "staged" or b.join_at == event.start_time)
+                and b.join_at == event.start_time  # it will join at the event's (current) start
             ]
             if len(serving) > 1:
                 problems.append(f"{now} {event.id} double-booked: {[b.id for b in serving]}")
@@ -245,7 +277,7 @@ class CalendarModel:
     def run(
         self, days: float, interval: timedelta = timedelta(minutes=15), changes_per_step: float = 2.0
     ) -> list[str]:
-        problems: list[str] = []
+        problems: list[str] = self.resend_problems
         steps = int(timedelta(days=days) / interval)
         for _ in range(steps):
             for _ in range(int(changes_per_step) + (self.rng.random() < changes_per_step % 1)):

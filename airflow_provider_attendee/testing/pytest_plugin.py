@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "attendee_simulator(scenario=None, time_scale=0, seed=0, page_size=None, faults=None): "
+        "attendee_simulator(scenario=None, time_scale=0, seed=0, page_size=None, faults=None, "
+        "zoom_credentials=True): "
         "configure the attendee_simulator fixture",
     )
 
@@ -58,6 +59,7 @@ def attendee_simulator(
         seed=int(options.get("seed", 0)),
         page_size=options.get("page_size"),
         faults=options.get("faults"),
+        zoom_credentials=bool(options.get("zoom_credentials", True)),
     )
     monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", attendee_simulator_server.connection_json())
     return attendee_simulator_server

@@ -27,6 +27,16 @@ def local(path: str) -> Path:
     return Path(path.removeprefix("file://"))
 
 
+def forget_runs(dag_id: str) -> None:
+    """Delete a DAG's runs (and with them their task instances and XComs) from the test's metadata DB."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        for run in session.query(DagRun).filter(DagRun.dag_id == dag_id):
+            session.delete(run)
+
+
 def task_states(run) -> dict[str, str]:
     return {
         f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: str(ti.state)
@@ -122,6 +132,29 @@ def test_calendar_sync_dag_is_idempotent(attendee_simulator, airflow_db):
     requests = attendee_simulator.admin.counters()["requests"]
     assert not any(route.startswith(("POST", "DELETE")) for route in requests), requests
     assert len(attendee_simulator.admin.bots()) == 7
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=0, zoom_credentials=False)
+def test_calendar_sync_dag_remembers_refused_events(attendee_simulator, airflow_db):
+    """A project without Zoom credentials: the Zoom events are refused, reported, and (through the previous
+    run's XCom, read back by Airflow) not sent again by the next run while they are unchanged."""
+    dag = load("attendee_calendar_sync")
+    forget_runs(dag.dag_id)  # earlier tests' runs would make the first run incremental
+
+    def summary(run):
+        (ti,) = run.get_task_instances()
+        assert str(ti.state) == "success"
+        return ti.xcom_pull(task_ids="schedule_bots")
+
+    first = summary(dag.test())
+    refused = {r["event_id"] for r in first["rejected"]}
+    assert refused and all(r["sent"] and "Zoom App credentials" in r["error"] for r in first["rejected"])
+    attendee_simulator.admin.reset_counters()
+    attendee_simulator.admin.advance(minutes=5)
+    second = summary(dag.test())
+    assert {r["event_id"] for r in second["rejected"]} == refused
+    assert not any(r["sent"] for r in second["rejected"])
+    assert "POST /api/v1/bots" not in attendee_simulator.admin.counters()["requests"]
 
 
 @pytest.mark.attendee_simulator(scenario="demo", time_scale=0)

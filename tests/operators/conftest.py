@@ -19,8 +19,10 @@ class FakeTaskInstance:
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcoms[key] = value
 
-    def xcom_pull(self, task_ids: str | None = None, key: str = "return_value") -> Any:
-        return self.xcoms.get(key)
+    def xcom_pull(
+        self, task_ids: str | None = None, key: str = "return_value", include_prior_dates: bool = False
+    ) -> Any:
+        return None if include_prior_dates else self.xcoms.get(key)
 
 
 @pytest.fixture

@@ -195,6 +195,8 @@ class RejectionMemory:
     entries: dict[str, dict[str, Any]]
     now: datetime
     retry_after: timedelta
+    #: Send every refused event again in this run (set when some are due: they then stay in step).
+    retry_all: bool = False
 
     @classmethod
     def from_summary(cls, summary: Any, now: datetime, retry_after: timedelta) -> RejectionMemory:
@@ -216,29 +218,31 @@ class RejectionMemory:
     def holds(self, event: CalendarEvent) -> dict[str, Any] | None:
         """The standing rejection of this event, if it is unchanged since and recent enough."""
         entry = self.entries.get(event.id)
-        if entry is None or self.expired(entry) or event.updated_at is None:
+        if entry is None or self.retry_all or self.expired(entry) or event.updated_at is None:
             return None
         if entry.get("event_updated_at") != event.updated_at.isoformat():
             return None
         return {**entry, "sent": False}
 
-    def unlisted(self, listed: set[str], window_start: datetime) -> tuple[list[dict[str, Any]], list[str]]:
-        """Of the events a run did not list: the standing rejections to carry forward (still ahead and
-        recent), and the ids of those whose rejection expired (to fetch and send again)."""
-        carried, expired = [], []
-        for event_id, entry in self.entries.items():
-            if event_id in listed:
-                continue
-            try:
-                if datetime.fromisoformat(str(entry["event_start"])) < window_start:
-                    continue  # started (or left the window's past): nothing left to book
-            except (KeyError, ValueError):
-                continue
-            if self.expired(entry):
-                expired.append(event_id)
-            else:
-                carried.append({**entry, "sent": False})
-        return carried, sorted(expired)
+    def due(self, window_start: datetime) -> bool:
+        """Whether a remembered rejection of an event still ahead has expired (time to send it again)."""
+        return any(self.expired(e) for e in self.entries.values() if _starts_after(e, window_start))
+
+    def carried(self, listed: set[str], window_start: datetime) -> list[dict[str, Any]]:
+        """The standing rejections of events a run did not list (unchanged, so not listed incrementally)
+        and that are still ahead: reported again, and remembered for the next run."""
+        return [
+            {**entry, "sent": False}
+            for event_id, entry in self.entries.items()
+            if event_id not in listed and _starts_after(entry, window_start) and not self.expired(entry)
+        ]
+
+
+def _starts_after(entry: Mapping[str, Any], moment: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(entry["event_start"])) >= moment
+    except (KeyError, ValueError):
+        return False
 
 
 async def execute_plan(

@@ -36,8 +36,10 @@ class AttendeeError(AirflowException):
         self.detail = detail
 
 
-class AttendeeConfigurationError(AttendeeError):
-    """The Airflow connection or an argument is unusable (bad URL, missing key, invalid value)."""
+class AttendeeConfigurationError(AttendeeError, ValueError):
+    """The Airflow connection or an argument is unusable (bad URL, missing key, invalid value).
+
+    Also a ``ValueError``, the built-in exception Airflow and Python code expect for bad input."""
 
 
 class AttendeeConnectionError(AttendeeError):

@@ -58,12 +58,16 @@ def parse_state(value: object) -> str:
     """A user-given state name, normalised; an error listing the valid names otherwise."""
     name = str(getattr(value, "value", value)).strip().lower()
     if name not in BOT_STATES:
+        import difflib
+
         from airflow_provider_attendee.exceptions import (
             AttendeeConfigurationError,  # imports airflow: only here
         )
 
+        close = difflib.get_close_matches(name, BOT_STATES, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise AttendeeConfigurationError(
-            f"Unknown Attendee bot state {value!r}. Valid states are: {', '.join(BOT_STATES)}."
+            f"Unknown Attendee bot state {value!r}.{hint} Valid states are: {', '.join(BOT_STATES)}."
         )
     return name
 

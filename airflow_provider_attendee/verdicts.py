@@ -82,6 +82,7 @@ def count_verdict(
         "present": tracker.present_names,
         "condition": f"{comparison} {threshold}",
         "state": bot.state,
+        "meeting_over": False,
     }
     if bot.state in TERMINAL or bot.state in LEAVING:
         if satisfied(0, threshold):
@@ -90,6 +91,7 @@ def count_verdict(
                 "status": "success",
                 "meeting_over": True,
                 "count": 0,
+                "present": [],
                 "message": f"Bot {bot.id} is {bot.state}: the meeting is over for it, nobody is present.",
             }
         return {

@@ -22,20 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_attendee.testing.demo import ELIGIBLE, PRODUCT_SYNC, TALK_TIME
+
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT_SYNC = "https://meet.google.com/abc-defg-hij"
-#: The demo scenario's eligible calendar events (meeting link, not personal/lunch/focus, 2+ attendees).
-ELIGIBLE = {
-    "Weekly product sync",
-    "Acme renewal call",
-    "Engineering standup",
-    "Board prep",
-    "1:1 Maya / Tom",
-    "Design review",
-    "Hiring sync",
-}
-#: Fault-free ground truth of the product sync: seconds spoken per participant.
-TALK_TIME = {"Maya Chen": 72, "Tom Okafor": 58, "Priya Raman": 67, "Lukas Berg": 30, "Sofia Alvarez": 35}
 FAULTS = {
     "rate_5xx": 0.2,
     "html_fraction": 0.5,

@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_attendee.testing.demo import PRODUCT_SYNC  # imports neither Airflow nor the server
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".demo"
 TIME_SCALE = 60.0  # simulated seconds per real second
-PRODUCT_SYNC = "https://meet.google.com/abc-defg-hij"
 WAIT_FOR_MEETINGS_S = 60.0
 
 

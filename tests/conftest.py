@@ -14,8 +14,17 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # One key for this process and the airflow CLI subprocesses, whichever writes airflow.cfg first.
 os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "LbWrnbwfIuqONg6wkdzgWZwiSVJXfkwl1oMFDaIR8ZI=")
-EXAMPLE_DAGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "example_dags")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", EXAMPLE_DAGS)
+# The DAGs folder holds the example DAGs and the tests' own (tests/e2e/dags): Airflow 3.1's dag.test() runs
+# only DAGs serialized from the DAGs folder.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DAGS_FOLDER = os.path.join(os.environ["AIRFLOW_HOME"], "dags")
+os.makedirs(DAGS_FOLDER, exist_ok=True)
+for folder in ("example_dags", os.path.join("tests", "e2e", "dags")):
+    for name in os.listdir(os.path.join(ROOT, folder)):
+        link = os.path.join(DAGS_FOLDER, name)
+        if name.endswith(".py") and not os.path.lexists(link):
+            os.symlink(os.path.join(ROOT, folder, name), link)
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", DAGS_FOLDER)
 # The example DAGs poll every 30 s in production; the simulated meetings here run 60x faster.
 os.environ.setdefault("ATTENDEE_EXAMPLE_POLL_SECONDS", "0.5")
 

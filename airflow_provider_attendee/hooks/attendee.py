@@ -189,6 +189,19 @@ class AttendeeHook(BaseHook):
         """The async client for this connection, shared by every hook of the same settings in this loop."""
         return (await self._apool()).client
 
+    async def aclose(self) -> None:
+        """Close this connection's async client in the running loop (call before the loop ends, e.g. at
+        the end of an operator's ``asyncio.run``); a later async call opens a new one."""
+        own: _AsyncPool | None = self.__dict__.get("_own_async_pool")
+        if own is not None:
+            await own.client.aclose()
+            return
+        if self._async_settings is None:
+            return  # never used in this loop
+        shared = _SHARED_ASYNC_POOLS.get(asyncio.get_running_loop(), {}).pop(self._async_settings, None)
+        if shared is not None:
+            await shared.client.aclose()
+
     async def _apool(self) -> _AsyncPool:
         settings = await self.aget_settings()
         if self._async_transport is not None:

@@ -1,4 +1,5 @@
-"""What every Attendee operator shares: the hook, the bot link, and waiting for a bot state."""
+"""What the Attendee operators and sensors share: the connection, the hook, the bot link; and waiting for
+a bot state, for the operators that wait."""
 
 from __future__ import annotations
 
@@ -26,26 +27,10 @@ except ImportError:  # Airflow 3.1
     from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef, attr-defined, unused-ignore]
 
 
-class AttendeeBaseOperator(BaseOperator):
-    """Base of the Attendee operators (hook, bot link, optional wait for a bot state)."""
+class AttendeeHookMixin:
+    """What every Attendee operator and sensor shares: the connection id, the hook, the bot link."""
 
-    operator_extra_links = (AttendeeBotLink(),)
-    ui_color = "#d9ecff"
-
-    def __init__(
-        self,
-        *,
-        attendee_conn_id: str = DEFAULT_CONN_ID,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float = 30.0,
-        wait_timeout: float = 6 * 3600.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.attendee_conn_id = attendee_conn_id
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.wait_timeout = wait_timeout
+    attendee_conn_id: str
 
     @cached_property
     def hook(self) -> AttendeeHook:
@@ -56,6 +41,48 @@ class AttendeeBaseOperator(BaseOperator):
     def push_bot_link(self, context: Context, bot_id: str) -> None:
         """Make the bot link available right away, also while the task is deferred or after it failed."""
         context["ti"].xcom_push(key=BOT_URL_XCOM_KEY, value=self.hook.settings.bot_url(bot_id))
+
+
+class AttendeeBaseOperator(AttendeeHookMixin, BaseOperator):
+    """
+    Base of the Attendee operators.
+
+    :param attendee_conn_id: the Attendee connection (default ``attendee_default``; templated).
+    """
+
+    template_fields: Sequence[str] = ("attendee_conn_id",)
+    ui_color = "#d9ecff"
+
+    def __init__(self, *, attendee_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attendee_conn_id = attendee_conn_id
+
+
+class AttendeeWaitingOperator(AttendeeBaseOperator):
+    """
+    Base of the operators that can wait for a bot state (create, leave): polling, or deferring to the
+    same trigger as ``AttendeeBotStateSensor``.
+
+    :param deferrable: wait in the triggerer instead of a worker slot (default ``[operators]
+        default_deferrable``).
+    :param poke_interval: seconds between two looks at the bot while waiting (default 30).
+    :param wait_timeout: seconds to wait at most before ``AirflowSensorTimeout`` (default 6 h).
+    """
+
+    operator_extra_links = (AttendeeBotLink(),)
+
+    def __init__(
+        self,
+        *,
+        deferrable: bool = default_deferrable(),
+        poke_interval: float = 30.0,
+        wait_timeout: float = 6 * 3600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deferrable = deferrable
+        self.poke_interval = poke_interval
+        self.wait_timeout = wait_timeout
 
     def wait_for_bot(
         self,
@@ -86,7 +113,7 @@ class AttendeeBaseOperator(BaseOperator):
                         target_states=targets,
                         failure_states=failures,
                         attendee_conn_id=self.attendee_conn_id,
-                        poll_interval=self.poll_interval,
+                        poll_interval=self.poke_interval,
                     ),
                     method_name="execute_complete",
                     timeout=timedelta(seconds=self.wait_timeout),
@@ -97,7 +124,7 @@ class AttendeeBaseOperator(BaseOperator):
                     f"{', '.join(targets)}."
                 )
             self.log.info("Bot %s is %s; waiting for %s", bot_id, bot.state, ", ".join(targets))
-            time.sleep(self.poll_interval)
+            time.sleep(self.poke_interval)
             bot = self.hook.get_bot(bot_id)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:

@@ -14,8 +14,9 @@ from airflow_provider_attendee.exceptions import (
     AttendeeError,
     AttendeeInvalidStateError,
 )
-from airflow_provider_attendee.operators.base import AttendeeBaseOperator
+from airflow_provider_attendee.operators.base import AttendeeWaitingOperator
 from airflow_provider_attendee.states import TERMINAL, resolve_states
+from airflow_provider_attendee.templating import is_templated
 
 if TYPE_CHECKING:
     from airflow_provider_attendee.models import Bot
@@ -29,7 +30,7 @@ def default_deduplication_key(dag_id: str, run_id: str, task_id: str, map_index:
     return f"airflow-{dag_id[:40]}-{task_id[:40]}-{map_index}-{digest}"
 
 
-class AttendeeCreateBotOperator(AttendeeBaseOperator):
+class AttendeeCreateBotOperator(AttendeeWaitingOperator):
     """
     Create an Attendee bot for a meeting, idempotently; optionally wait until it reaches a state.
 
@@ -58,6 +59,8 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
         "deduplication_key",
         "bot_settings",
         "wait_for_states",
+        "failure_states",
+        "attendee_conn_id",
     )
     template_fields_renderers = {"metadata": "json", "bot_settings": "json"}
 
@@ -85,8 +88,10 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
         self.bot_settings = bot_settings
         self.wait_for_states = wait_for_states
         self.failure_states = failure_states
-        if wait_for_states and "{{" not in str(wait_for_states):
-            resolve_states(wait_for_states, failure_states)  # a typo in a state name fails at parse time
+        if wait_for_states and not is_templated(wait_for_states) and not is_templated(failure_states):
+            resolve_states(
+                wait_for_states, failure_states
+            )  # a typo fails at parse time; templates at run time
 
     def _key(self, context: Context) -> str:
         if self.deduplication_key:
@@ -101,6 +106,8 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
         return live[-1] if live else None
 
     def execute(self, context: Context) -> str:
+        if self.wait_for_states:  # rendered now: a bad state name fails before a bot is created
+            resolve_states(self.wait_for_states, self.failure_states)
         key = self._key(context)
         try:
             bot = self.hook.create_bot(
@@ -130,7 +137,7 @@ class AttendeeCreateBotOperator(AttendeeBaseOperator):
         return bot.id
 
 
-class AttendeeLeaveBotOperator(AttendeeBaseOperator):
+class AttendeeLeaveBotOperator(AttendeeWaitingOperator):
     """
     Make a bot leave its meeting; optionally wait until it has ``ended`` (transcript and recording ready).
 
@@ -138,10 +145,15 @@ class AttendeeLeaveBotOperator(AttendeeBaseOperator):
     unless ``fail_if_not_in_meeting``. A bot still ``scheduled`` is deleted when
     ``unschedule_if_scheduled`` (it would otherwise join later).
 
+    :param bot_id: the bot (templated).
+    :param fail_if_not_in_meeting: fail when the bot is not in a meeting (default: log and succeed).
+    :param unschedule_if_scheduled: delete a bot that is still ``scheduled`` (it would join later).
+    :param wait_for_end: wait until the bot has ``ended`` (transcript and recording ready), polling or
+        deferring (see ``deferrable``, ``poke_interval`` and ``wait_timeout``).
     :return: ``{"bot_id", "state", "action"}`` with action one of left, unscheduled, none.
     """
 
-    template_fields: Sequence[str] = ("bot_id",)
+    template_fields: Sequence[str] = ("bot_id", "attendee_conn_id")
 
     def __init__(
         self,
@@ -166,6 +178,7 @@ class AttendeeLeaveBotOperator(AttendeeBaseOperator):
             try:
                 bot = self.hook.leave_bot(self.bot_id)
                 action = "left"
+                self.log.info("Asked bot %s to leave its meeting; it is now %s", bot.id, bot.state)
             except AttendeeInvalidStateError:
                 bot = self.hook.get_bot(self.bot_id)  # it left on its own meanwhile
                 self.log.info("Bot %s left on its own meanwhile (%s)", bot.id, bot.state)

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID
 from airflow_provider_attendee.calendar_sync import (
@@ -19,6 +19,7 @@ from airflow_provider_attendee.calendar_sync import (
     summarise,
 )
 from airflow_provider_attendee.exceptions import AttendeeCalendarSyncError, AttendeeConfigurationError
+from airflow_provider_attendee.operators.base import AttendeeBaseOperator
 
 # The hook and models are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def _as_datetime(value: Any, name: str) -> datetime:
     return parsed
 
 
-class AttendeeScheduleCalendarBotsOperator(BaseOperator):
+class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
     """
     Keep exactly one bot per eligible upcoming calendar event: create the missing, delete the unwanted.
 
@@ -82,7 +83,8 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
     the server's message; with ``on_rejected="warn"`` (default) the task still succeeds, with ``"fail"``
     it fails. A refused event is remembered (in the task's XCom): while it is unchanged it is not sent
     again, only reported again, until its rejection is older than ``retry_rejected_after`` (the project
-    may have been fixed meanwhile); a change to the event sends it again at once.
+    may have been fixed meanwhile); a change to the event sends it again at once. In incremental mode, the
+    run where rejections are due lists the whole window (so at most one full pass per that period).
 
     :param calendar_id: only this calendar's events (templated).
     :param calendar_deduplication_key: only the events of the calendar with this key (templated).
@@ -120,8 +122,8 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         "metadata",
         "bot_settings",
         "key_prefix",
+        "attendee_conn_id",
     )
-    ui_color = "#d9ecff"
 
     def __init__(
         self,
@@ -148,7 +150,7 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         attendee_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(attendee_conn_id=attendee_conn_id, **kwargs)
         self.calendar_id = calendar_id
         self.calendar_deduplication_key = calendar_deduplication_key
         self.window_start = window_start
@@ -174,7 +176,6 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
         if max_concurrency < 1:
             raise AttendeeConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}.")
         self.max_concurrency = max_concurrency
-        self.attendee_conn_id = attendee_conn_id
 
     def window(self, context: Context, now: datetime) -> tuple[datetime, datetime]:
         if self.use_data_interval and context.get("data_interval_start") is not None:
@@ -214,15 +215,6 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
             )
             return None
 
-    def _refetch(
-        self, hook: AttendeeHook, event_ids: list[str], start: datetime, end: datetime
-    ) -> Iterator[CalendarEvent]:
-        """The given events (by id), if they still start in the window."""
-        for event_id in event_ids:
-            for event in hook.list_calendar_events(event_id=event_id):
-                if start <= event.start_time < end:
-                    yield event
-
     def events_in_window(
         self, hook: AttendeeHook, start: datetime, end: datetime, previous: datetime | None
     ) -> Iterator[CalendarEvent]:
@@ -260,14 +252,17 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_attendee._http import format_datetime
-        from airflow_provider_attendee.hooks.attendee import AttendeeHook
 
-        hook = AttendeeHook(self.attendee_conn_id)
+        hook = self.hook
         settings = hook.settings  # resolved synchronously here; the async calls below reuse it
         now = utcnow()
         start, end = self.window(context, now)
-        since = self.updated_since(context)
         memory = RejectionMemory.from_summary(self.previous_summary(context), now, self.retry_rejected_after)
+        since = self.updated_since(context)
+        if memory.due(start):  # all refused events are sent again together: once per retry period
+            memory.retry_all = True
+            self.log.info("Refused events are due another try (retry_rejected_after): sending them again")
+            since = None  # unchanged ones are not listed incrementally: list the whole window this time
         self.log.info(
             "Reconciling calendar events starting in [%s, %s)%s",
             start.isoformat(),
@@ -280,10 +275,6 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
             for event in self.events_in_window(hook, start, end, since):
                 listed.add(event.id)
                 yield event
-            if since is not None:  # unchanged refused events are not listed: fetch those due a retry
-                for event in self._refetch(hook, memory.unlisted(listed, start)[1], start, end):
-                    listed.add(event.id)
-                    yield event
 
         actions = plan(events(), self.selection)
         held = [entry for entry in map(memory.holds, actions.create) if entry is not None]
@@ -300,7 +291,7 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
                 entry.update(rejected_at=now.isoformat(), sent=True)
         outcome.rejected += held
         if since is not None:  # carry the standing rejections of unlisted (unchanged) events forward
-            outcome.rejected += memory.unlisted(listed, start)[0]
+            outcome.rejected += memory.carried(listed, start)
         outcome.rejected.sort(key=lambda item: item["event_id"])
         summary = summarise(actions, outcome, [format_datetime(start, "start"), format_datetime(end, "end")])
         summary["mode"] = "incremental" if since else "full"
@@ -354,4 +345,4 @@ class AttendeeScheduleCalendarBotsOperator(BaseOperator):
                 max_concurrency=limit,
             )
         finally:
-            await (await hook.aget_client()).aclose()
+            await hook.aclose()

@@ -15,6 +15,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeNotFoundError,
     AttendeeTranscriptNotReadyError,
 )
+from airflow_provider_attendee.links import AttendeeBotLink
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
 from airflow_provider_attendee.states import DEPARTURE_EVENTS, JOINED_EVENT
 from airflow_provider_attendee.storage import (
@@ -46,6 +47,8 @@ def meeting_window_ms(bot: Bot) -> tuple[int | None, int | None]:
 class _OutputOperator(AttendeeBaseOperator):
     """A bot's results written under ``destination`` (a folder; default under $AIRFLOW_HOME/attendee)."""
 
+    operator_extra_links = (AttendeeBotLink(),)
+
     def __init__(self, *, bot_id: str, destination: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bot_id = bot_id
@@ -72,7 +75,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
     :return: ``{"bot_id", "paths": {format: path}, "utterances", "speakers"}``.
     """
 
-    template_fields: Sequence[str] = ("bot_id", "destination", "formats")
+    template_fields: Sequence[str] = ("bot_id", "destination", "formats", "attendee_conn_id")
 
     def __init__(
         self,
@@ -137,7 +140,7 @@ class AttendeeRecordingOperator(_OutputOperator):
     :return: ``{"bot_id", "path", "bytes"}``.
     """
 
-    template_fields: Sequence[str] = ("bot_id", "destination", "file_name")
+    template_fields: Sequence[str] = ("bot_id", "destination", "file_name", "attendee_conn_id")
 
     def __init__(
         self,
@@ -203,7 +206,7 @@ class AttendeeParticipantReportOperator(_OutputOperator):
     :return: ``{"bot_id", "paths", "headline"}`` with the headline numbers.
     """
 
-    template_fields: Sequence[str] = ("bot_id", "destination", "title")
+    template_fields: Sequence[str] = ("bot_id", "destination", "title", "attendee_conn_id")
 
     def __init__(
         self,

@@ -2,34 +2,44 @@
 
 Each works in poke mode and deferrable mode (default from ``[operators] default_deferrable``). Deferrable
 sensors check once first, so a condition already met never defers, and pass their ``timeout`` to the
-deferral so a timeout raises ``AirflowSensorTimeout``.
+deferral so a timeout raises ``AirflowSensorTimeout``. A sensor's XCom is the same in both modes (each
+sensor's docstring lists its keys).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, Context
+from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee._compat import default_deferrable
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
-from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
+from airflow_provider_attendee.links import AttendeeBotLink
+from airflow_provider_attendee.operators.base import AttendeeHookMixin
 from airflow_provider_attendee.presence import compile_name_pattern, validate_threshold
 from airflow_provider_attendee.states import resolve_states
+from airflow_provider_attendee.templating import is_templated
 
 # The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.
 if TYPE_CHECKING:
-    from airflow_provider_attendee.hooks.attendee import AttendeeHook
     from airflow_provider_attendee.presence import PresenceTracker
     from airflow_provider_attendee.triggers.attendee import AttendeePollingTrigger
 
 
-class AttendeeBaseSensor(BaseSensorOperator):
-    """Shared plumbing: the hook, the bot link, deferral with the sensor's timeout, event handling."""
+class AttendeeBaseSensor(AttendeeHookMixin, BaseSensorOperator):
+    """
+    Shared plumbing: the hook, the bot link, deferral with the sensor's timeout, event handling.
+
+    :param bot_id: the bot (templated).
+    :param attendee_conn_id: the Attendee connection (default ``attendee_default``; templated).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poke_interval: seconds between two looks at the bot (default 30).
+    :param max_transient_errors: deferrable only: consecutive failed polls (server errors, timeouts)
+        the trigger tolerates before it fails the task (default 10).
+    """
 
     operator_extra_links = (AttendeeBotLink(),)
     ui_color = "#e8f4ff"
@@ -50,15 +60,6 @@ class AttendeeBaseSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.max_transient_errors = max_transient_errors
 
-    @cached_property
-    def hook(self) -> AttendeeHook:
-        from airflow_provider_attendee.hooks.attendee import AttendeeHook
-
-        return AttendeeHook(self.attendee_conn_id)
-
-    def _push_link(self, context: Context) -> None:
-        context["ti"].xcom_push(key=BOT_URL_XCOM_KEY, value=self.hook.settings.bot_url(self.bot_id))
-
     def _trigger_kwargs(self) -> dict[str, Any]:
         return {
             "bot_id": self.bot_id,
@@ -70,28 +71,34 @@ class AttendeeBaseSensor(BaseSensorOperator):
     def build_trigger(self) -> AttendeePollingTrigger:
         raise NotImplementedError
 
+    def check(self, context: Context) -> dict[str, Any] | None:
+        """One look at the bot: the XCom payload when the condition is met, None to keep waiting.
+        Raises ``AttendeeBotFailedError`` when it can no longer be met."""
+        raise NotImplementedError
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        payload = self.check(context)
+        return PokeReturnValue(is_done=payload is not None, xcom_value=payload)
+
     def execute(self, context: Context) -> Any:
-        self._push_link(context)
+        self.push_bot_link(context, self.bot_id)
         if not self.deferrable:
             return super().execute(context)
-        result = self.poke(context)  # checked once first: a met condition never defers
-        if result:
-            return self._result(context)
+        payload = self.check(context)  # checked once first: a met condition never defers
+        if payload is not None:
+            return payload
         self.defer(
             trigger=self.build_trigger(),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout)),
         )
 
-    def _result(self, context: Context) -> Any:
-        return getattr(self, "_last_payload", None)
-
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after the trigger fired: every fact needed is in ``event``."""
         status = event.get("status")
         if status == "success":
             self.log.info(event.get("message", "condition met"))
-            return self._payload_result(event)
+            return self.payload(event)
         if status == "failure":
             raise AttendeeBotFailedError(event.get("message", f"Bot {self.bot_id} failed."))
         raise AttendeeError(
@@ -99,8 +106,9 @@ class AttendeeBaseSensor(BaseSensorOperator):
             "Check the connection and the bot id; the task may be retried."
         )
 
-    def _payload_result(self, event: dict[str, Any]) -> Any:
-        return {k: event[k] for k in ("bot_id", "state") if k in event}
+    def payload(self, facts: dict[str, Any]) -> dict[str, Any]:
+        """The sensor's XCom, from a poke's facts or a trigger's event alike."""
+        return {k: facts[k] for k in ("bot_id", "state") if k in facts}
 
 
 class AttendeeBotStateSensor(AttendeeBaseSensor):
@@ -111,9 +119,10 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
     :param target_states: states that end the wait successfully, e.g. ``["joined_recording"]``.
     :param failure_states: states that fail the task at once (default: fatal_error, data_deleted, and
         ended when ended is not a target); the bot's last events are in the message.
+    :return: ``{"bot_id", "state"}``.
     """
 
-    template_fields: Sequence[str] = ("bot_id", "target_states", "failure_states")
+    template_fields: Sequence[str] = ("bot_id", "target_states", "failure_states", "attendee_conn_id")
 
     def __init__(
         self,
@@ -126,9 +135,10 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
         super().__init__(bot_id=bot_id, **kwargs)
         self.target_states = target_states
         self.failure_states = failure_states
-        resolve_states(target_states, failure_states)  # fail at parse time on a typo
+        if not is_templated(target_states) and not is_templated(failure_states):
+            resolve_states(target_states, failure_states)  # a typo fails at parse time; templates at run time
 
-    def poke(self, context: Context) -> bool:
+    def check(self, context: Context) -> dict[str, Any] | None:
         from airflow_provider_attendee.verdicts import evaluate_bot_state
 
         target, failure = resolve_states(self.target_states, self.failure_states)
@@ -136,12 +146,12 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
         verdict = evaluate_bot_state(bot, target, failure)
         if verdict is None:
             self.log.info("Bot %s is %s; waiting for %s", bot.id, bot.state, ", ".join(target))
-            return False
+            return None
         status, message = verdict
         if status == "failure":
             raise AttendeeBotFailedError(message)
-        self._last_payload = {"bot_id": bot.id, "state": bot.state}
-        return True
+        self.log.info(message)
+        return self.payload({"bot_id": bot.id, "state": bot.state})
 
     def build_trigger(self) -> AttendeePollingTrigger:
         from airflow_provider_attendee.triggers.attendee import AttendeeBotStateTrigger
@@ -155,32 +165,37 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
     Wait until the bot's transcript is complete (and its recording, with ``require_recording``).
 
     Fails when the bot finished or failed without them.
+
+    :param bot_id: the bot (templated).
+    :param require_recording: also wait for the recording to be complete.
+    :return: ``{"bot_id", "state", "transcription_state", "recording_state"}``.
     """
 
-    template_fields: Sequence[str] = ("bot_id",)
+    template_fields: Sequence[str] = ("bot_id", "attendee_conn_id")
 
     def __init__(self, *, bot_id: str, require_recording: bool = False, **kwargs: Any) -> None:
         super().__init__(bot_id=bot_id, **kwargs)
         self.require_recording = require_recording
 
-    def poke(self, context: Context) -> bool:
+    def check(self, context: Context) -> dict[str, Any] | None:
         from airflow_provider_attendee.verdicts import bot_summary, evaluate_transcript
 
         bot = self.hook.get_bot(self.bot_id)
         verdict = evaluate_transcript(bot, self.require_recording)
         if verdict is None:
             self.log.info(
-                "Bot %s: transcription %s, recording %s",
+                "Bot %s: transcription %s, recording %s; waiting for the transcript%s",
                 bot.id,
                 bot.transcription_state,
                 bot.recording_state,
+                " and the recording" if self.require_recording else "",
             )
-            return False
+            return None
         status, message = verdict
         if status == "failure":
             raise AttendeeBotFailedError(message)
-        self._last_payload = bot_summary(bot)
-        return True
+        self.log.info(message)
+        return self.payload(bot_summary(bot))
 
     def build_trigger(self) -> AttendeePollingTrigger:
         from airflow_provider_attendee.triggers.attendee import AttendeeTranscriptReadyTrigger
@@ -189,10 +204,9 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
             require_recording=self.require_recording, **self._trigger_kwargs()
         )
 
-    def _payload_result(self, event: dict[str, Any]) -> Any:
-        return {
-            k: event[k] for k in ("bot_id", "state", "transcription_state", "recording_state") if k in event
-        }
+    def payload(self, facts: dict[str, Any]) -> dict[str, Any]:
+        keys = ("bot_id", "state", "transcription_state", "recording_state")
+        return {k: facts[k] for k in keys if k in facts}
 
 
 class AttendeeParticipantCountSensor(AttendeeBaseSensor):
@@ -203,9 +217,16 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
     (nearly) empty. The bot never counts; ``exclude_host`` leaves the host out and ``name_pattern`` (a
     regex) counts only matching display names. Fails if the bot leaves the meeting first, unless zero
     people satisfy the condition (the meeting is over, so it is empty).
+
+    :param bot_id: the bot (templated).
+    :param threshold: the number of people (templated).
+    :param comparison: one of ``>=``, ``>``, ``==``, ``<=``, ``<`` (templated).
+    :param exclude_host: leave the meeting's host out of the count.
+    :param name_pattern: count only display names matching this regex (templated).
+    :return: ``{"bot_id", "count", "present", "state", "meeting_over"}``.
     """
 
-    template_fields: Sequence[str] = ("bot_id", "threshold", "comparison", "name_pattern")
+    template_fields: Sequence[str] = ("bot_id", "threshold", "comparison", "name_pattern", "attendee_conn_id")
 
     def __init__(
         self,
@@ -222,8 +243,9 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
         self.comparison = comparison
         self.exclude_host = exclude_host
         self.name_pattern = name_pattern
-        if not any(marker in str(threshold) + str(name_pattern) for marker in ("{{", "{%")):
+        if not is_templated(threshold) and not is_templated(comparison):
             validate_threshold(threshold, comparison)
+        if not is_templated(name_pattern):
             compile_name_pattern(name_pattern)
         self._tracker: PresenceTracker | None = None
 
@@ -240,7 +262,7 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
             **self._trigger_kwargs(),
         )
 
-    def poke(self, context: Context) -> bool:
+    def check(self, context: Context) -> dict[str, Any] | None:
         from airflow_provider_attendee.presence import PresenceTracker
         from airflow_provider_attendee.verdicts import count_verdict
 
@@ -258,15 +280,14 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
                 comparison,
                 threshold,
             )
-            return False
+            return None
         if payload["status"] == "failure":
             raise AttendeeBotFailedError(payload["message"])
         self.log.info(payload["message"])
-        self._last_payload = self._payload_result(payload)
-        return True
+        return self.payload(payload)
 
     def build_trigger(self) -> AttendeePollingTrigger:
         return self._trigger()
 
-    def _payload_result(self, event: dict[str, Any]) -> Any:
-        return {k: event[k] for k in ("bot_id", "count", "present", "state", "meeting_over") if k in event}
+    def payload(self, facts: dict[str, Any]) -> dict[str, Any]:
+        return {k: facts[k] for k in ("bot_id", "count", "present", "state", "meeting_over") if k in facts}

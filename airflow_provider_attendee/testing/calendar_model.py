@@ -85,8 +85,9 @@ class CalendarModel:
         self.stats = Stats()
         self.previous_success: datetime | None = None
         self.ti = FakeTI()
-        #: (event id, updated_at) -> when a create for that version of the event was last refused
-        self.last_refused: dict[tuple[str, str], datetime] = {}
+        #: (event id, updated_at) of every event version the server refused
+        self.refused_versions: set[tuple[str, str]] = set()
+        self.last_retry_round: datetime | None = None
         self.resend_problems: list[str] = []
         self.world.zoom_credentials = False  # Zoom events are refused permanently (400), as on a real project
         self.calendar = self.world.add_calendar(
@@ -222,18 +223,24 @@ class CalendarModel:
         self.ti.previous_summary = summary
         self.stats.runs += 1
         self.stats.rejected_seen |= {r["event_id"] for r in summary["rejected"]}
+        resent = False
         for entry in summary["rejected"]:
             if not entry.get("sent"):
                 self.stats.rejections_held += 1
                 continue
             self.stats.rejections_sent += 1
             version = (entry["event_id"], entry.get("event_updated_at", ""))
-            last = self.last_refused.get(version)
-            if last is not None and now - last < operator.retry_rejected_after:
+            resent |= version in self.refused_versions
+            self.refused_versions.add(version)
+        if resent:  # unchanged refused events are sent again in rounds, one per retry period at most
+            if (
+                self.last_retry_round is not None
+                and now - self.last_retry_round < operator.retry_rejected_after
+            ):
                 self.resend_problems.append(
-                    f"{now} {entry['event_id']} unchanged and refused at {last}, sent again too soon"
+                    f"{now}: refused events sent again {now - self.last_retry_round} after the last round"
                 )
-            self.last_refused[version] = now
+            self.last_retry_round = now
         self.stats.per_run.append(
             {
                 "gets": sum(v for k, v in delta.items() if k.startswith("GET")),

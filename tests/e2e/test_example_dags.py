@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from bench.soak import ELIGIBLE, PRODUCT_SYNC, TALK_TIME  # the demo scenario's ground truth, defined once
+from airflow_provider_attendee.testing.demo import ELIGIBLE, PRODUCT_SYNC, TALK_TIME
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 DAG_FILES = sorted(EXAMPLES.glob("*.py"))

@@ -54,15 +54,16 @@ ALL_OPERATORS = [
 
 @pytest.mark.parametrize("operator", ALL_OPERATORS, ids=lambda o: o.__name__)
 def test_template_fields_are_init_arguments_assigned_unchanged(operator):
-    parameters = inspect.signature(operator.__init__).parameters
+    ours = [
+        cls
+        for cls in operator.__mro__
+        if cls.__module__.startswith("airflow_provider_attendee") and "__init__" in cls.__dict__
+    ]
+    parameters = {name for cls in ours for name in inspect.signature(cls.__init__).parameters}
     for name in operator.template_fields:
         assert name in parameters, f"{operator.__name__}.{name} is templated but not an __init__ argument"
     # The class's own __init__ or one of its Attendee bases assigns each field as given.
-    source = "".join(
-        inspect.getsource(cls.__init__)
-        for cls in operator.__mro__
-        if cls.__module__.startswith("airflow_provider_attendee")
-    )
+    source = "".join(inspect.getsource(cls.__init__) for cls in ours)
     for name in operator.template_fields:
         assert f"self.{name} = {name}\n" in source, f"{operator.__name__}.{name} is not assigned unchanged"
 
@@ -160,7 +161,7 @@ def test_unknown_state_name_fails_at_parse_time():
 @pytest.mark.attendee_simulator(time_scale=200)
 def test_create_bot_waits_in_poke_mode(attendee_simulator, context):
     operator = AttendeeCreateBotOperator(
-        task_id="create", meeting_url=DEMO_MEETING, wait_for_states=["joined_recording"], poll_interval=0.05
+        task_id="create", meeting_url=DEMO_MEETING, wait_for_states=["joined_recording"], poke_interval=0.05
     )
     bot_id = operator.execute(context)
     assert AttendeeHook().get_bot(bot_id).state == "joined_recording"
@@ -172,7 +173,7 @@ def test_create_bot_defers_with_the_shared_trigger(attendee_simulator, context):
         meeting_url=DEMO_MEETING,
         wait_for_states="joined_recording",
         deferrable=True,
-        poll_interval=7,
+        poke_interval=7,
         wait_timeout=600,
     )
     with pytest.raises(TaskDeferred) as deferred:
@@ -212,7 +213,7 @@ def test_create_bot_wait_fails_when_denied(attendee_simulator, context):
         task_id="create",
         meeting_url="https://zoom.us/j/333",
         wait_for_states=["joined_recording"],
-        poll_interval=0.02,
+        poke_interval=0.02,
     )
     with pytest.raises(AttendeeBotFailedError, match="could_not_join_meeting/request_to_join_denied"):
         operator.execute(context)
@@ -255,7 +256,7 @@ class TestLeave:
         bot_id = self._bot_in_meeting(attendee_simulator)
         attendee_simulator.admin.set_time_scale(100)
         result = AttendeeLeaveBotOperator(
-            task_id="leave", bot_id=bot_id, wait_for_end=True, poll_interval=0.05
+            task_id="leave", bot_id=bot_id, wait_for_end=True, poke_interval=0.05
         ).execute(context)
         assert result == {"bot_id": bot_id, "state": "ended", "action": "left"}
 

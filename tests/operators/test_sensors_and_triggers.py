@@ -74,9 +74,9 @@ class TestBotStateSensor:
     def test_poke_mode_with_a_stepped_clock(self, demo, context):
         bot_id = new_bot()
         sensor = AttendeeBotStateSensor(task_id="s", bot_id=bot_id, target_states=["joined_recording"])
-        assert sensor.poke(context) is False
+        assert sensor.check(context) is None
         demo.admin.advance(10)
-        assert sensor.poke(context) is True
+        assert sensor.check(context) is not None
 
     def test_failure_state_fails_at_once_with_events(self, demo, context):
         bot_id = new_bot(WAITING)
@@ -125,13 +125,13 @@ class TestParticipantCountSensor:
         bot_id = new_bot()
         sensor = AttendeeParticipantCountSensor(task_id="s", bot_id=bot_id, threshold=5)
         demo.admin.advance(10)
-        assert sensor.poke(context) is False  # admitted, two people in
+        assert sensor.check(context) is None  # admitted, two people in
         assert sensor._tracker.count == 2
         demo.admin.advance(55)
-        assert sensor.poke(context) is False  # four people in
+        assert sensor.check(context) is None  # four people in
         demo.admin.advance(240)
-        assert sensor.poke(context) is True
-        assert sensor._last_payload["count"] == 5
+        payload = sensor.check(context)
+        assert payload is not None and payload["count"] == 5
         reads = [
             e
             for e in openapi_contract
@@ -145,19 +145,20 @@ class TestParticipantCountSensor:
         without_host = AttendeeParticipantCountSensor(
             task_id="s", bot_id=bot_id, threshold=4, comparison="==", exclude_host=True
         )
-        assert without_host.poke(context) is True
+        assert without_host.check(context) is not None
         only_p = AttendeeParticipantCountSensor(
             task_id="s", bot_id=bot_id, threshold=1, comparison="==", name_pattern="^priya"
         )
-        assert only_p.poke(context) is True
+        assert only_p.check(context) is not None
 
     def test_meeting_empty_or_over(self, demo, context):
         bot_id = new_bot()
         empty = AttendeeParticipantCountSensor(task_id="s", bot_id=bot_id, threshold=1, comparison="<=")
         demo.admin.advance(100)
-        assert empty.poke(context) is False
+        assert empty.check(context) is None
         demo.admin.advance(800)  # the meeting ended: nobody left to count
-        assert empty.poke(context) is True and empty._last_payload["meeting_over"] is True
+        payload = empty.check(context)
+        assert payload is not None and payload["meeting_over"] is True and payload["count"] == 0
         crowd = AttendeeParticipantCountSensor(task_id="s", bot_id=bot_id, threshold=10)
         with pytest.raises(AttendeeBotFailedError, match="reached state ended while"):
             crowd.poke(context)
@@ -191,9 +192,9 @@ class TestTranscriptReadySensor:
         bot_id = new_bot()
         sensor = AttendeeTranscriptReadySensor(task_id="s", bot_id=bot_id, require_recording=True)
         demo.admin.advance(100)
-        assert sensor.poke(context) is False
+        assert sensor.check(context) is None
         demo.admin.advance(800)
-        assert sensor.poke(context) is True
+        assert sensor.check(context) is not None
         failed = new_bot(WAITING)
         demo.admin.advance(400)
         with pytest.raises(AttendeeBotFailedError, match="will not become complete"):

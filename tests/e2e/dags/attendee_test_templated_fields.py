@@ -1,0 +1,102 @@
+"""A test DAG (tests/e2e/test_templating_and_modes.py): every templated field of every operator and sensor
+given as Jinja, and each sensor twice, in poke mode and deferrable, to compare their XComs."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_provider_attendee.operators.bots import AttendeeCreateBotOperator, AttendeeLeaveBotOperator
+from airflow_provider_attendee.operators.outputs import AttendeeTranscriptOperator
+from airflow_provider_attendee.sensors.attendee import (
+    AttendeeBotStateSensor,
+    AttendeeParticipantCountSensor,
+    AttendeeTranscriptReadySensor,
+)
+
+POLL = float(os.environ.get("ATTENDEE_EXAMPLE_POLL_SECONDS", "30"))
+BOT_ID = "{{ ti.xcom_pull(task_ids='create_bot') }}"
+MODES = {"poke": False, "deferred": True}
+
+with DAG(
+    dag_id="attendee_test_templated_fields",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    params={
+        "conn": "attendee_default",
+        "url": "https://meet.google.com/abc-defg-hij",
+        "name": "Templated notetaker",
+        "created_state": "joining",
+        "state": "joined_recording",
+        "failure": "fatal_error",
+        "threshold": 4,
+        "comparison": ">=",
+        "pattern": ".",
+        "destination": "/tmp/attendee-templated",
+    },
+    tags=["attendee", "test"],
+) as dag:
+    create = AttendeeCreateBotOperator(
+        task_id="create_bot",
+        attendee_conn_id="{{ params.conn }}",
+        meeting_url="{{ params.url }}",
+        bot_name="{{ params.name }}",
+        wait_for_states="{{ params.created_state }}",
+        failure_states="{{ params.failure }}",
+        poke_interval=POLL,
+    )
+    waits = []
+    for mode, deferrable in MODES.items():
+        waits.append(
+            AttendeeBotStateSensor(
+                task_id=f"state_{mode}",
+                attendee_conn_id="{{ params.conn }}",
+                bot_id=BOT_ID,
+                target_states="{{ params.state }}",
+                failure_states="{{ params.failure }}",
+                deferrable=deferrable,
+                poke_interval=POLL,
+                timeout=600,
+            )
+        )
+        waits.append(
+            AttendeeParticipantCountSensor(
+                task_id=f"count_{mode}",
+                attendee_conn_id="{{ params.conn }}",
+                bot_id=BOT_ID,
+                threshold="{{ params.threshold }}",
+                comparison="{{ params.comparison }}",
+                name_pattern="{{ params.pattern }}",
+                deferrable=deferrable,
+                poke_interval=POLL,
+                timeout=600,
+            )
+        )
+    leave = AttendeeLeaveBotOperator(
+        task_id="leave",
+        attendee_conn_id="{{ params.conn }}",
+        bot_id=BOT_ID,
+        wait_for_end=True,
+        poke_interval=POLL,
+    )
+    transcripts = [
+        AttendeeTranscriptReadySensor(
+            task_id=f"transcript_{mode}",
+            attendee_conn_id="{{ params.conn }}",
+            bot_id=BOT_ID,
+            deferrable=deferrable,
+            poke_interval=POLL,
+            timeout=600,
+        )
+        for mode, deferrable in MODES.items()
+    ]
+    write = AttendeeTranscriptOperator(
+        task_id="write_transcript",
+        attendee_conn_id="{{ params.conn }}",
+        bot_id=BOT_ID,
+        destination="{{ params.destination }}/{{ run_id }}",
+        formats=["json", "txt"],
+    )
+    create >> waits >> leave >> transcripts >> write

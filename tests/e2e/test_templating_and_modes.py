@@ -1,0 +1,66 @@
+"""Templated fields rendered by a real Airflow (dag.test), and the same XCom from a sensor in poke mode and
+in deferrable mode (tests/e2e/dags/attendee_test_templated_fields.py)."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_example_dags import forget_runs, task_states
+
+DAG_FILE = Path(__file__).parent / "dags" / "attendee_test_templated_fields.py"
+
+
+def xcoms(run) -> dict[str, object]:
+    return {ti.task_id: ti.xcom_pull(task_ids=ti.task_id) for ti in run.get_task_instances()}
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=60)
+def test_every_templated_field_renders_and_both_modes_return_the_same(
+    attendee_simulator, airflow_db, tmp_path
+):
+    dag = runpy.run_path(str(DAG_FILE))["dag"]
+    forget_runs(dag.dag_id)
+    run = dag.test(run_conf={"destination": str(tmp_path), "name": "Rendered {{ not jinja twice }}"})
+    states = task_states(run)
+    assert set(states.values()) == {"success"}, states
+    out = xcoms(run)
+    (bot,) = attendee_simulator.admin.bots()
+    assert out["create_bot"] == bot["id"] and bot["bot_name"] == "Rendered {{ not jinja twice }}"
+
+    # The same XCom whatever the mode. The bot was still joining when they started, so the deferrable ones
+    # waited in the trigger and the others poked.
+    assert out["state_poke"] == out["state_deferred"] == {"bot_id": bot["id"], "state": "joined_recording"}
+    for mode in ("poke", "deferred"):
+        count = out[f"count_{mode}"]
+        assert set(count) == {"bot_id", "count", "present", "state", "meeting_over"}, count
+        assert count["count"] >= 4 and len(count["present"]) == count["count"] and not count["meeting_over"]
+    assert (
+        out["transcript_poke"]
+        == out["transcript_deferred"]
+        == {
+            "bot_id": bot["id"],
+            "state": "ended",
+            "transcription_state": "complete",
+            "recording_state": "complete",
+        }
+    )
+    written = Path(out["write_transcript"]["paths"]["json"].removeprefix("file://"))
+    assert written.parent == tmp_path / run.run_id
+    utterances = json.loads(written.read_text())  # what was said before the bot left
+    assert utterances and all(u["speaker_name"] for u in utterances)
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=60)
+def test_a_bad_templated_state_fails_the_task_at_run_time_with_a_hint(attendee_simulator, airflow_db):
+    dag = runpy.run_path(str(DAG_FILE))["dag"]  # the file imports: the state is only known at run time
+    forget_runs(dag.dag_id)
+    run = dag.test(run_conf={"created_state": "joinning"})
+    states = task_states(run)
+    assert states["create_bot"] == "failed" and all(
+        s != "success" for t, s in states.items() if t != "create_bot"
+    )
+    assert attendee_simulator.admin.bots() == []  # validated before anything was sent

@@ -41,11 +41,12 @@ def describe_events(summary: dict[str, Any]) -> str:
 def evaluate_bot_state(
     bot: Bot, target_states: Iterable[str], failure_states: Iterable[str]
 ) -> tuple[str, str] | None:
-    """("success"|"failure", message) once the bot is in a target or failure state, else None."""
+    """("success"|"failure", message) once the bot is in a target or failure state, else None. A terminal
+    state that is not a target always fails: the bot can never reach a target from there."""
     state = bot.state
     if state in target_states:
         return "success", f"Bot {bot.id} reached state {state}."
-    if state in failure_states:
+    if state in failure_states or state in TERMINAL:
         summary = bot_summary(bot)
         return "failure", (
             f"Bot {bot.id} reached state {state} instead of {', '.join(sorted(target_states))}; "

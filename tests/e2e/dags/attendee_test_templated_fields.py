@@ -28,8 +28,8 @@ with DAG(
         "conn": "attendee_default",
         "url": "https://meet.google.com/abc-defg-hij",
         "name": "Templated notetaker",
-        "created_state": "joining",
-        "state": "joined_recording",
+        "created_state": "joined_recording",
+        "state": "ended",
         "failure": "fatal_error",
         "threshold": 4,
         "comparison": ">=",
@@ -47,33 +47,38 @@ with DAG(
         failure_states="{{ params.failure }}",
         poke_interval=POLL,
     )
-    waits = []
-    for mode, deferrable in MODES.items():
-        waits.append(
-            AttendeeBotStateSensor(
-                task_id=f"state_{mode}",
-                attendee_conn_id="{{ params.conn }}",
-                bot_id=BOT_ID,
-                target_states="{{ params.state }}",
-                failure_states="{{ params.failure }}",
-                deferrable=deferrable,
-                poke_interval=POLL,
-                timeout=600,
-            )
+    # dag.test runs one task at a time, so the order decides which sensors really wait: both count sensors
+    # (the deferred one for 4 people, then the poking one for 5), the poking state sensor (until the end).
+    counts = [
+        AttendeeParticipantCountSensor(
+            task_id=f"count_{mode}",
+            attendee_conn_id="{{ params.conn }}",
+            bot_id=BOT_ID,
+            threshold=threshold,
+            comparison="{{ params.comparison }}",
+            name_pattern="{{ params.pattern }}",
+            deferrable=MODES[mode],
+            poke_interval=POLL,
+            timeout=600,
         )
-        waits.append(
-            AttendeeParticipantCountSensor(
-                task_id=f"count_{mode}",
-                attendee_conn_id="{{ params.conn }}",
-                bot_id=BOT_ID,
-                threshold="{{ params.threshold }}",
-                comparison="{{ params.comparison }}",
-                name_pattern="{{ params.pattern }}",
-                deferrable=deferrable,
-                poke_interval=POLL,
-                timeout=600,
-            )
+        for mode, threshold in (
+            ("deferred", "{{ params.threshold }}"),
+            ("poke", "{{ params.threshold + 1 }}"),
         )
+    ]
+    states = [
+        AttendeeBotStateSensor(
+            task_id=f"state_{mode}",
+            attendee_conn_id="{{ params.conn }}",
+            bot_id=BOT_ID,
+            target_states="{{ params.state }}",
+            failure_states="{{ params.failure }}",
+            deferrable=MODES[mode],
+            poke_interval=POLL,
+            timeout=600,
+        )
+        for mode in ("poke", "deferred")
+    ]
     leave = AttendeeLeaveBotOperator(
         task_id="leave",
         attendee_conn_id="{{ params.conn }}",
@@ -99,4 +104,14 @@ with DAG(
         destination="{{ params.destination }}/{{ run_id }}",
         formats=["json", "txt"],
     )
-    create >> waits >> leave >> transcripts >> write
+    (
+        create
+        >> counts[0]
+        >> counts[1]
+        >> states[0]
+        >> states[1]
+        >> leave
+        >> transcripts[0]
+        >> transcripts[1]
+        >> write
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -306,8 +307,23 @@ def page_of(data: Any, response: httpx.Response, base_url: str) -> tuple[list[An
     return data["results"], same_origin_url(next_url, base_url)
 
 
+def tls_failure(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a transport error (wrong protocol, untrusted certificate), if any: such an
+    error cannot heal by itself, so it is never retried."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def is_retryable(error: BaseException, *, idempotent: bool) -> bool:
     """Whether sending the request again is both useful and safe."""
+    if tls_failure(error) is not None:
+        return False
     if isinstance(error, (*NOT_SENT_ERRORS, AttendeeRateLimitError)):
         return True
     if not idempotent:
@@ -369,6 +385,21 @@ def transport_error(
     """Wrap an httpx transport error (after retries) into the provider's connection error."""
     kind = type(error).__name__
     detail = str(error).replace(settings.api_key, "***") or "no detail"
+    tls = tls_failure(error)
+    if tls is not None:
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            fix = (
+                "its certificate is not trusted: use the server's public name, or point SSL_CERT_FILE at the "
+                "certificate authority that signed it"
+            )
+        else:
+            plain = urlunsplit(("http", *urlsplit(settings.base_url)[1:]))
+            fix = f"is the server plain http? Then put the scheme in the connection's host: {plain}"
+        return AttendeeConnectionError(
+            f"Attendee {what}: the TLS handshake with {settings.base_url} failed ({tls.reason or tls}); {fix}. "
+            "Not retried: this cannot heal by itself.",
+            method=what.split(" ", 1)[0],
+        )
     return AttendeeConnectionError(
         f"Attendee {what} could not reach {settings.base_url} ({kind}: {detail}). "
         f"Check the host of connection {settings.conn_id!r} and the network; the request was retried "

@@ -65,7 +65,7 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "max_retries": {
                         "label": "Max retries",
-                        "description": "Retries for connect errors, timeouts, 429 and 502/503/504.",
+                        "description": "Retries for connect errors, timeouts, 429 and 500/502/503/504 (POSTs only when safe).",
                         "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
                     },
                     "retry_backoff": {
@@ -89,12 +89,12 @@ def get_provider_info() -> dict[str, Any]:
                     },
                 },
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "extra"],
+                    # One place for the port: in the URL (a separate Port field still works in URIs).
+                    "hidden-fields": ["schema", "login", "extra", "port"],
                     "relabeling": {"host": "Attendee URL", "password": "API key"},
                     "placeholders": {
                         "host": DEFAULT_BASE_URL,
                         "password": "Attendee API key (Settings > API Keys)",
-                        "port": "443",
                     },
                 },
             }

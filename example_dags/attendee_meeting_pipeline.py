@@ -2,7 +2,7 @@
 One meeting, end to end.
 
 For the meeting URL given as a DAG param: create a bot, wait until it records, wait until enough people
-are present, wait until the meeting is (nearly) empty or a maximum duration passed, make the bot leave,
+are present, wait until the meeting is (nearly) empty or 90 minutes passed, make the bot leave,
 wait until it ended (transcript and recording ready), then fetch the transcript, the recording and the
 participant report in parallel, and publish a short summary (log, XCom and a Markdown file).
 
@@ -43,9 +43,6 @@ with DAG(
         ),
         "bot_name": Param("Airflow Notetaker", type="string"),
         "min_participants": Param(3, type="integer", minimum=1, description="Start condition"),
-        "max_duration_minutes": Param(
-            90, type="integer", minimum=1, description="Leave after this at the latest"
-        ),
     },
     tags=["attendee", "example"],
     doc_md=__doc__,
@@ -80,8 +77,8 @@ with DAG(
         comparison="<=",
         deferrable=True,
         poke_interval=POLL,
-        timeout=90 * 60,  # the max_duration param caps it in practice (a bot leaves at the latest then)
-        soft_fail=True,  # the maximum duration passed: leave anyway
+        timeout=90 * 60,  # the meeting's maximum duration: after 90 minutes the bot leaves anyway
+        soft_fail=True,  # a timeout skips this wait instead of failing: the leave still runs
     )
     leave = AttendeeLeaveBotOperator(task_id="leave", bot_id=BOT_ID, trigger_rule="none_failed")
     wait_ended = AttendeeBotStateSensor(

@@ -9,6 +9,7 @@ single ``httpx.AsyncClient`` and therefore one connection pool.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -220,14 +221,19 @@ class AttendeeHook(BaseHook):
         return shared
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated call (first page of bots); never reveals the key."""
+        """One cheap authenticated call (first page of bots), answered within one request timeout: no
+        retries (a person is waiting on the form). Never reveals the key."""
         try:
-            settings = self.settings
+            settings = self.__dict__["settings"] = dataclasses.replace(self.settings, max_retries=0)
             self._request("GET", "/bots", params={"deduplication_key": "airflow-connection-test"})
         except AttendeeAuthenticationError as err:
             return False, f"Authentication failed: {err.detail}. Check the API key of the connection."
         except AttendeeError as err:
-            return False, str(err)
+            # The form tests under a temporary connection id: name "this connection" instead.
+            return False, str(err).replace(f"connection {self.attendee_conn_id!r}", "this connection")
+        finally:
+            self.close()
+            self.__dict__.pop("settings", None)
         return True, f"Connected to the Attendee API at {settings.base_url}."
 
     # ------------------------------------------------------------------------------- request engine

@@ -6,6 +6,7 @@ No user-facing error is an httpx or pydantic traceback, and no message contains 
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import httpx
@@ -365,3 +366,41 @@ def test_huge_transcript_and_unicode_names(attendee_simulator, tmp_path):
     rows = json.loads((tmp_path / "transcript.json").read_text(encoding="utf-8"))
     assert rows[-1]["text"].endswith("日本語 ✓")
     assert timedelta(milliseconds=rows[-1]["offset_ms"]) < timedelta(minutes=25)
+
+
+def test_a_host_without_scheme_on_a_plain_http_server_fails_fast_and_says_why(
+    attendee_simulator, monkeypatch
+):
+    """https is assumed without a scheme; a plain-http server then breaks the TLS handshake, which no retry can
+    fix: one attempt, and a message with the fix."""
+    host = attendee_simulator.url.removeprefix("http://")
+    conn = {"conn_type": "attendee", "host": host, "password": attendee_simulator.api_key}
+    monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+    started = time.monotonic()
+    with pytest.raises(
+        AttendeeConnectionError, match=r"TLS handshake with https://127\.0\.0\.1.*plain http\?"
+    ) as info:
+        AttendeeHook().get_bot("bot_x")
+    assert f"http://{host}" in str(info.value) and "Not retried" in str(info.value)
+    assert time.monotonic() - started < 3
+    assert attendee_simulator.api_key not in str(info.value)
+
+    started = time.monotonic()
+    ok, message = AttendeeHook().test_connection()
+    assert not ok and "TLS handshake" in message and "attendee_default" not in message
+    assert time.monotonic() - started < 3
+
+
+def test_the_connection_test_does_not_retry(monkeypatch):
+    """The form's test answers within one attempt, naming 'this connection' (the form uses a random id)."""
+    conn = {
+        "conn_type": "attendee",
+        "host": "http://127.0.0.1:9",
+        "password": "k",
+        "extra": {"max_retries": 5},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+    started = time.monotonic()
+    ok, message = AttendeeHook().test_connection()
+    assert not ok and "could not reach http://127.0.0.1:9" in message and "this connection" in message
+    assert time.monotonic() - started < 3

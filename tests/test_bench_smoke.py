@@ -18,13 +18,19 @@ def test_calendar_sync_benchmark_smoke():
 
 @pytest.mark.timeout(300)
 def test_fanout_benchmark_smoke():
-    result = fanout.run(count=10, interval=0.3, time_scale=3000)
+    result = fanout.run(count=10, interval=0.3, time_scale=3000, outage_s=3, outage_interval=1)
     assert result["ours"]["tcp_connections"] <= 8
     assert (
         result["baseline_new_client_per_poll"]["tcp_connections"]
         >= result["baseline_new_client_per_poll"]["polls"] - 1
     )
     assert 0 < result["ours"]["requests_per_bot_per_interval"] <= 1.0
+    assert 0 < result["memory_kb_per_trigger"] < 500  # a measurement: the triggers hold some memory
+    # One retry layer: during a 3 s outage at most one request per half poll interval (the backoff never
+    # goes below it once it reached it), and every trigger polls again within about one interval after it.
+    one = result["outage_one_layer"]
+    assert 1 <= one["requests_per_trigger"] <= 3 / 0.5 + 2
+    assert one["recovery_s"] <= 1.1 + 1
 
 
 def test_parse_and_report_benchmarks_smoke():

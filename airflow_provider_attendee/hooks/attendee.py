@@ -105,9 +105,12 @@ class AttendeeHook(BaseHook):
         *,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int | None = None,
     ) -> None:
         super().__init__()
         self.attendee_conn_id = attendee_conn_id
+        #: Overrides the connection's ``max_retries``: triggers pass 0, their poll loop being the one retry layer.
+        self._max_retries = max_retries
         self._transport = transport
         self._async_transport = async_transport
         self._async_settings: ClientSettings | None = None
@@ -141,7 +144,12 @@ class AttendeeHook(BaseHook):
             raise
         except Exception as err:
             raise self._lookup_error(err) from None
-        return self._settings_for(conn, self.attendee_conn_id)
+        return self._with_overrides(self._settings_for(conn, self.attendee_conn_id))
+
+    def _with_overrides(self, settings: ClientSettings) -> ClientSettings:
+        if self._max_retries is None:
+            return settings
+        return dataclasses.replace(settings, max_retries=self._max_retries)
 
     async def aget_settings(self) -> ClientSettings:
         """The connection's settings, resolved with ``aget_connection`` (safe inside an event loop)."""
@@ -154,7 +162,7 @@ class AttendeeHook(BaseHook):
                 raise
             except Exception as err:
                 raise self._lookup_error(err) from None
-            self._async_settings = self._settings_for(conn, self.attendee_conn_id)
+            self._async_settings = self._with_overrides(self._settings_for(conn, self.attendee_conn_id))
         return self._async_settings
 
     async def _aget_connection_compat(self) -> Any:

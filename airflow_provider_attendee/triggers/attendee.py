@@ -1,9 +1,13 @@
 """Triggers: async pollers of the Attendee API for deferrable sensors and event-driven DAGs.
 
 Every trigger resolves its connection with ``aget_connection`` and polls through the hook's shared
-``httpx.AsyncClient`` (one pool per connection in a triggerer), absorbs transient API errors with
-backoff up to a bound, serialises only ids, states, thresholds and intervals (never the key), and puts
-everything the resumed task needs into the event payload.
+``httpx.AsyncClient`` (one pool per connection in a triggerer), serialises only ids, states, thresholds
+and intervals (never the key), and puts everything the resumed task needs into the event payload.
+
+Retries have one layer: the trigger's poll loop. Its hook makes one attempt per request; a transient
+error (5xx, 429, connection) is retried by the loop after a jittered backoff (capped at the poll
+interval; a 429's Retry-After is honoured), up to ``max_transient_errors`` in a row. Polls are jittered
+too, so a thousand triggers started together do not hit the server in lockstep.
 """
 
 from __future__ import annotations
@@ -44,6 +48,25 @@ DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_MAX_TRANSIENT_ERRORS = 10
 
 
+def poll_delay(interval: float) -> float:
+    """The wait before the next poll: the interval, jittered by +-10% (triggers drift out of lockstep)."""
+    return interval * random.uniform(0.9, 1.1)
+
+
+def retry_delay(errors: int, interval: float, error: BaseException) -> float:
+    """The wait after the ``errors``-th transient error in a row: what a 429 asks, else an exponential
+    backoff capped at the poll interval, with equal jitter (half fixed, half random)."""
+    if isinstance(error, AttendeeRateLimitError) and error.retry_after is not None:
+        return max(error.retry_after, 0.0) + random.uniform(0, 1)
+    ceiling = min(interval, 2.0**errors)
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def single_attempt_hook(conn_id: str) -> AttendeeHook:
+    """A hook that does not retry: inside a trigger, the poll loop is the only retry layer."""
+    return AttendeeHook(conn_id, max_retries=0)
+
+
 class AttendeePollingTrigger(BaseTrigger):
     """Base of the Attendee triggers: a poll loop with bounded retries of transient errors."""
 
@@ -70,8 +93,11 @@ class AttendeePollingTrigger(BaseTrigger):
         """One check; return the event payload when done, else None."""
         raise NotImplementedError
 
+    def make_hook(self) -> AttendeeHook:
+        return single_attempt_hook(self.attendee_conn_id)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = AttendeeHook(self.attendee_conn_id)
+        hook = self.make_hook()
         errors = 0
         while True:
             try:
@@ -84,7 +110,7 @@ class AttendeePollingTrigger(BaseTrigger):
                         self._error(f"gave up after {errors} transient errors in a row: {err}")
                     )
                     return
-                delay = min(self.poll_interval, 2.0**errors) * random.uniform(0.5, 1.0)
+                delay = retry_delay(errors, self.poll_interval, err)
                 self.log.warning(
                     "Transient Attendee error %d/%d, polling again in %.1fs: %s",
                     errors,
@@ -100,7 +126,7 @@ class AttendeePollingTrigger(BaseTrigger):
             if payload is not None:
                 yield TriggerEvent(payload)
                 return
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(poll_delay(self.poll_interval))
 
     def _error(self, message: str) -> dict[str, Any]:
         return {"status": "error", "message": message}
@@ -164,6 +190,13 @@ class AttendeeTranscriptReadyTrigger(AttendeePollingTrigger):
         bot = await hook.aget_bot(self.bot_id)
         verdict = evaluate_transcript(bot, self.require_recording)
         if verdict is None:
+            self.log.info(
+                "Bot %s: transcription %s, recording %s; waiting for the transcript%s",
+                bot.id,
+                bot.transcription_state,
+                bot.recording_state,
+                " and the recording" if self.require_recording else "",
+            )
             return None
         status, message = verdict
         return {"status": status, "message": message, **bot_summary(bot)}
@@ -222,7 +255,18 @@ class AttendeeParticipantCountTrigger(AttendeePollingTrigger):
             e async for e in hook.alist_participant_events(self.bot_id, after=self.tracker.read_after())
         ]
         self.tracker.apply(events)
-        return count_verdict(bot, self.tracker, self.threshold, self.comparison)
+        verdict = count_verdict(bot, self.tracker, self.threshold, self.comparison)
+        if verdict is None:
+            self.log.info(
+                "Bot %s is %s; %d present (%s); waiting for %s %d",
+                bot.id,
+                bot.state,
+                self.tracker.count,
+                ", ".join(self.tracker.present_names) or "nobody",
+                self.comparison,
+                self.threshold,
+            )
+        return verdict
 
     def _error(self, message: str) -> dict[str, Any]:
         return {"status": "error", "message": message, "bot_id": self.bot_id}
@@ -313,7 +357,7 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         return True
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = AttendeeHook(self.attendee_conn_id)
+        hook = single_attempt_hook(self.attendee_conn_id)
         await self._load_emitted()
         errors = 0
         while True:
@@ -328,8 +372,15 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
                 errors += 1
                 if errors > self.max_transient_errors:
                     raise
-                self.log.warning("Transient Attendee error %d/%d: %s", errors, self.max_transient_errors, err)
-                await asyncio.sleep(min(self.poll_interval, 2.0**errors))
+                delay = retry_delay(errors, self.poll_interval, err)
+                self.log.warning(
+                    "Transient Attendee error %d/%d, polling again in %.1fs: %s",
+                    errors,
+                    self.max_transient_errors,
+                    delay,
+                    err,
+                )
+                await asyncio.sleep(delay)
                 continue
             for bot in fresh:
                 self._emitted.add(bot.id)
@@ -337,4 +388,4 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
                 # Saved once the triggerer took the event: a crash in between re-emits (at least once),
                 # it never loses a finished meeting.
                 await self._save_emitted()
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(poll_delay(self.poll_interval))

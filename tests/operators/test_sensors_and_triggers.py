@@ -260,8 +260,11 @@ class TestTriggers:
             poll_interval=0.01,
             max_transient_errors=2,
         )
+        demo.admin.reset_counters()
         payload = first_event(trigger)
         assert payload["status"] == "error" and "gave up after 3 transient errors" in payload["message"]
+        # One retry layer: three polls, one request each (the connection's max_retries is not applied on top).
+        assert demo.admin.requests("GET /api/v1/bots/{bot_id}") == 3
 
     def test_non_transient_error_stops_at_once(self, demo):
         trigger = AttendeeBotStateTrigger(

@@ -1,4 +1,4 @@
-"""pytest plugin (entry point ``pytest11``): the ``attendee_simulator`` fixture for DAG authors' tests.
+"""pytest plugin (entry point ``pytest11``): fixtures for DAG authors' tests.
 
 ``attendee_simulator`` gives each test a fresh simulator on 127.0.0.1 (one server per session, reset per
 test) and points ``AIRFLOW_CONN_ATTENDEE_DEFAULT`` at it. Its clock is frozen unless the test asks
@@ -8,13 +8,21 @@ otherwise; configure it with the marker::
     def test_my_dag(attendee_simulator):
         attendee_simulator.admin.advance(minutes=5)
 
-Nothing heavy is imported until a test uses the fixture.
+``attendee_dag_test`` runs a DAG with ``dag.test()`` the way a DAG with sensors needs it: in a migrated
+metadata DB (``attendee_airflow_db``), with the simulator's clock moving, and with a bounded wait that
+ends the run with a clear error instead of hanging.
+
+Nothing heavy is imported until a test uses a fixture.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import Iterator
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -63,3 +71,77 @@ def attendee_simulator(
     )
     monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", attendee_simulator_server.connection_json())
     return attendee_simulator_server
+
+
+class DagTestTimeout(AssertionError):
+    """``attendee_dag_test`` gave up on a DAG run that did not finish in time."""
+
+
+@pytest.fixture(scope="session")
+def attendee_airflow_db() -> str:
+    """Airflow's metadata DB migrated (once per session) in ``AIRFLOW_HOME``, and the DAGs folder serialized
+    (Airflow 3.1's ``dag.test()`` runs only DAGs it finds serialized). Refuses to touch a home that was not
+    chosen for the tests: set ``AIRFLOW_HOME`` (a throwaway folder) before Airflow is imported."""
+    home = os.environ.get("AIRFLOW_HOME")
+    if not home:
+        pytest.fail(
+            "AIRFLOW_HOME is not set: point it at a throwaway folder at the top of conftest.py, before "
+            "anything imports airflow (os.environ.setdefault('AIRFLOW_HOME', tempfile.mkdtemp())).",
+            pytrace=False,
+        )
+    env = {**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
+    for command in (["db", "migrate"], ["dags", "reserialize"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", *command], env=env, capture_output=True, text=True, timeout=600
+        )
+        if done.returncode != 0:
+            pytest.fail(
+                f"airflow {' '.join(command)} failed in {home}:\n{done.stderr[-3000:]}", pytrace=False
+            )
+    return home
+
+
+@pytest.fixture
+def attendee_dag_test(
+    request: pytest.FixtureRequest, attendee_simulator: RunningSimulator, attendee_airflow_db: str
+) -> Callable[..., Any]:
+    """``attendee_dag_test(dag, time_scale=60, timeout=300, **dag_test_kwargs)``: ``dag.test()`` against the
+    simulator with its clock running ``time_scale`` times faster than real time (sensors need meetings
+    to progress). After ``timeout`` seconds every live simulated bot is failed, so each Attendee sensor
+    ends, and ``DagTestTimeout`` says so, instead of a run that hangs. Returns the DagRun."""
+    marker = request.node.get_closest_marker("attendee_simulator")
+    frozen_scale = float((marker.kwargs if marker else {}).get("time_scale", 0.0))
+    admin = attendee_simulator.admin
+
+    def run(dag: Any, *, time_scale: float = 60.0, timeout: float = 300.0, **test_kwargs: Any) -> Any:
+        finished, expired = threading.Event(), threading.Event()
+
+        def watchdog() -> None:
+            if finished.wait(timeout):
+                return
+            expired.set()
+            while not finished.is_set():  # also the bots created after the deadline
+                for bot in admin.bots():
+                    if not bot["finished"]:
+                        admin.fail_bot(bot["id"])
+                finished.wait(1.0)
+
+        admin.set_time_scale(time_scale)
+        guard = threading.Thread(target=watchdog, name="attendee-dag-test-watchdog", daemon=True)
+        guard.start()
+        try:
+            dag_run = dag.test(**test_kwargs)
+        finally:
+            finished.set()
+            guard.join(timeout=5)
+            admin.set_time_scale(frozen_scale)
+        if expired.is_set():
+            states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+            raise DagTestTimeout(
+                f"dag.test() of {dag.dag_id} did not finish within {timeout:g} s, so its simulated bots were "
+                f"failed to end it (task states: {states}). Check what the sensors wait for, or pass a "
+                "larger timeout= or time_scale=."
+            )
+        return dag_run
+
+    return run

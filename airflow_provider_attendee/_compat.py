@@ -7,10 +7,23 @@ try:  # Airflow 3.2+
 except ImportError:  # Airflow 3.1
     from airflow.configuration import conf  # type: ignore[no-redef, assignment, unused-ignore]
 
+try:  # Airflow 3.2+: the task SDK owns the task-facing exceptions
+    from airflow.sdk.exceptions import (  # type: ignore[attr-defined, unused-ignore]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+    )
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import (  # type: ignore[no-redef, assignment, attr-defined, unused-ignore]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+    )
+
 
 def default_deferrable() -> bool:
     """Airflow's ``[operators] default_deferrable`` setting."""
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
-__all__ = ["conf", "default_deferrable"]
+__all__ = ["AirflowException", "AirflowFailException", "AirflowSensorTimeout", "conf", "default_deferrable"]

@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-try:  # Airflow 3.2+: the task SDK owns the task-facing exceptions
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException  # type: ignore[attr-defined, unused-ignore]
-except ImportError:  # Airflow 3.1
-    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef, assignment, unused-ignore]
+from airflow_provider_attendee._compat import AirflowException, AirflowFailException
 
 _MAX_BODY_CHARS = 500
 

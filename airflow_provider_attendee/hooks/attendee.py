@@ -180,6 +180,7 @@ class AttendeeHook(BaseHook):
         return httpx.Client(transport=self._transport, **self.settings.client_kwargs())
 
     def get_conn(self) -> httpx.Client:
+        """The sync httpx client (Airflow's hook interface)."""
         return self.client
 
     def close(self) -> None:
@@ -467,9 +468,11 @@ class AttendeeHook(BaseHook):
         return await self._aone(Bot, "POST", "/bots", json=body, idempotent="deduplication_key" in body)
 
     def get_bot(self, bot_id: str) -> Bot:
+        """One bot, with its state, recording and transcription states and events."""
         return self._one(Bot, "GET", self._bot(bot_id))
 
     async def aget_bot(self, bot_id: str) -> Bot:
+        """Async :meth:`get_bot`."""
         return await self._aone(Bot, "GET", self._bot(bot_id))
 
     def list_bots(
@@ -525,6 +528,7 @@ class AttendeeHook(BaseHook):
         self._request("DELETE", self._bot(bot_id))
 
     async def adelete_bot(self, bot_id: str) -> None:
+        """Async :meth:`delete_bot`."""
         await self._arequest("DELETE", self._bot(bot_id))
 
     # State transitions (leave, delete_data, pause, resume) are retried like idempotent requests: the
@@ -535,6 +539,7 @@ class AttendeeHook(BaseHook):
         return self._one(Bot, "POST", self._bot(bot_id, "/leave"), idempotent=True)
 
     async def aleave_bot(self, bot_id: str) -> Bot:
+        """Async :meth:`leave_bot`."""
         return await self._aone(Bot, "POST", self._bot(bot_id, "/leave"), idempotent=True)
 
     def delete_bot_data(self, bot_id: str) -> Bot:
@@ -542,9 +547,11 @@ class AttendeeHook(BaseHook):
         return self._one(Bot, "POST", self._bot(bot_id, "/delete_data"), idempotent=True)
 
     def pause_recording(self, bot_id: str) -> Bot:
+        """Pause the bot's recording (it stays in the meeting)."""
         return self._one(Bot, "POST", self._bot(bot_id, "/pause_recording"), idempotent=True)
 
     def resume_recording(self, bot_id: str) -> Bot:
+        """Resume a paused recording."""
         return self._one(Bot, "POST", self._bot(bot_id, "/resume_recording"), idempotent=True)
 
     # --------------------------------------------------------------------- what the bot observed
@@ -561,6 +568,7 @@ class AttendeeHook(BaseHook):
     def alist_participant_events(
         self, bot_id: str, *, after: DateLike | None = None, before: DateLike | None = None
     ) -> AsyncIterator[ParticipantEvent]:
+        """Async :meth:`list_participant_events`."""
         params = {"after": _iso(after, "after"), "before": _iso(before, "before")}
         return self._apaginate(ParticipantEvent, self._bot(bot_id, "/participant_events"), params)
 
@@ -569,11 +577,13 @@ class AttendeeHook(BaseHook):
         return {"is_host": None if is_host is None else str(bool(is_host)).lower()}
 
     def list_participants(self, bot_id: str, *, is_host: bool | None = None) -> Iterator[Participant]:
+        """Everyone the bot has seen in the meeting (present or not), optionally only hosts."""
         return self._paginate(
             Participant, self._bot(bot_id, "/participants"), self._participant_filters(is_host)
         )
 
     def alist_participants(self, bot_id: str, *, is_host: bool | None = None) -> AsyncIterator[Participant]:
+        """Async :meth:`list_participants`."""
         return self._apaginate(
             Participant, self._bot(bot_id, "/participants"), self._participant_filters(is_host)
         )
@@ -588,6 +598,7 @@ class AttendeeHook(BaseHook):
     async def aget_transcript(
         self, bot_id: str, *, updated_after: DateLike | None = None
     ) -> list[TranscriptUtterance]:
+        """Async :meth:`get_transcript`."""
         params = {"updated_after": _iso(updated_after, "updated_after")}
         return await self._alist(TranscriptUtterance, self._bot(bot_id, "/transcript"), params)
 
@@ -598,14 +609,17 @@ class AttendeeHook(BaseHook):
     def list_chat_messages(
         self, bot_id: str, *, updated_after: DateLike | None = None
     ) -> Iterator[ChatMessage]:
+        """The meeting's chat messages the bot saw."""
         params = {"updated_after": _iso(updated_after, "updated_after")}
         return self._paginate(ChatMessage, self._bot(bot_id, "/chat_messages"), params)
 
     # --------------------------------------------------------------------------------- calendars
     def list_calendars(self, *, deduplication_key: str | None = None) -> Iterator[Calendar]:
+        """The project's calendars."""
         return self._paginate(Calendar, "/calendars", {"deduplication_key": deduplication_key})
 
     def get_calendar(self, calendar_id: str) -> Calendar:
+        """One calendar, with its sync state."""
         return self._one(Calendar, "GET", f"/calendars/{path_id(calendar_id, 'calendar')}")
 
     def list_calendar_events(
@@ -642,6 +656,7 @@ class AttendeeHook(BaseHook):
         event_id: str | None = None,
         ordering: str | None = None,
     ) -> AsyncIterator[CalendarEvent]:
+        """Async :meth:`list_calendar_events`."""
         params = self._calendar_event_filters(
             calendar_id,
             calendar_deduplication_key,

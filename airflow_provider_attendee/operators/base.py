@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
-from airflow_provider_attendee._compat import default_deferrable
+from airflow_provider_attendee._compat import AirflowSensorTimeout, default_deferrable
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
 from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
 from airflow_provider_attendee.states import resolve_states
@@ -20,11 +20,6 @@ from airflow_provider_attendee.states import resolve_states
 # The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.
 if TYPE_CHECKING:
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
-
-try:
-    from airflow.sdk.exceptions import AirflowSensorTimeout  # type: ignore[attr-defined, unused-ignore]
-except ImportError:  # Airflow 3.1
-    from airflow.exceptions import AirflowSensorTimeout  # type: ignore[no-redef, attr-defined, unused-ignore]
 
 
 class AttendeeHookMixin:

@@ -25,6 +25,7 @@ from airflow_provider_attendee.storage import (
     write_text,
     write_with,
 )
+from airflow_provider_attendee.templating import is_templated
 
 # Models, renderers and the report are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
     :param bot_id: the bot (templated).
     :param destination: folder as a path, a URL (``file://``, ``s3://conn@bucket/prefix``) or an
         ObjectStoragePath (templated).
-    :param formats: any of json, txt, vtt, srt.
+    :param formats: any of json, txt, vtt, srt: a list, or a comma-separated string (templated).
     :return: ``{"bot_id", "paths": {format: path}, "utterances", "speakers"}``.
     """
 
@@ -89,21 +90,26 @@ class AttendeeTranscriptOperator(_OutputOperator):
         super().__init__(bot_id=bot_id, destination=destination, **kwargs)
         self.formats = formats
         self.allow_incomplete = allow_incomplete
-        self._check_formats()
+        if not is_templated(formats):
+            self._formats()  # a typo fails at parse time; a template once rendered
 
-    def _check_formats(self) -> None:
+    def _formats(self) -> list[str]:
+        """The formats as a list ("json, txt" from a rendered template too), checked."""
         from airflow_provider_attendee.transcript_formats import FORMATS
 
-        unknown = [f for f in self.formats if f not in FORMATS and "{{" not in str(f)]
-        if unknown:
+        given = self.formats
+        names = given.replace(",", " ").split() if isinstance(given, str) else [str(f) for f in given]
+        unknown = [f for f in names if f not in FORMATS]
+        if unknown or not names:
             raise AttendeeConfigurationError(
-                f"Unknown transcript format(s) {unknown}; use any of {', '.join(FORMATS)}."
+                f"Unknown transcript format(s) {unknown or given!r}; use any of {', '.join(FORMATS)}."
             )
+        return names
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_attendee import transcript_formats
 
-        self._check_formats()
+        formats = self._formats()
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
         if bot.transcription_state != "complete" and not self.allow_incomplete:
@@ -119,7 +125,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
         rows = transcript_formats.records(utterances, origin)
         folder = self.folder(context)
         paths = {}
-        for kind in dict.fromkeys(self.formats):
+        for kind in dict.fromkeys(formats):
             target = folder / f"transcript.{kind}"
             write_text(target, transcript_formats.render(kind, rows))
             paths[kind] = str(target)

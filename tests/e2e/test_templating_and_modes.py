@@ -48,6 +48,7 @@ def test_every_templated_field_renders_and_both_modes_return_the_same(
             "recording_state": "complete",
         }
     )
+    assert set(out["write_transcript"]["paths"]) == {"json", "txt"}  # formats="json, txt", rendered
     written = Path(out["write_transcript"]["paths"]["json"].removeprefix("file://"))
     assert written.parent == tmp_path / run.run_id
     assert len(json.loads(written.read_text())) == 10  # the whole meeting: the bot stayed to its end

@@ -35,6 +35,7 @@ with DAG(
         "comparison": ">=",
         "pattern": ".",
         "destination": "/tmp/attendee-templated",
+        "formats": "json, txt",
     },
     tags=["attendee", "test"],
 ) as dag:
@@ -102,7 +103,7 @@ with DAG(
         attendee_conn_id="{{ params.conn }}",
         bot_id=BOT_ID,
         destination="{{ params.destination }}/{{ run_id }}",
-        formats=["json", "txt"],
+        formats="{{ params.formats }}",
     )
     (
         create

@@ -82,6 +82,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Attendee project (proj_...), for links to bots in the dashboard.",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "webhook_secret": {
+                        "label": "Webhook secret",
+                        "description": "The project's webhook secret (Attendee: Settings > Webhooks), to verify "
+                        "deliveries to /attendee/webhooks on the Airflow API server.",
+                        "schema": {"type": ["string", "null"]},
+                    },
                     "max_concurrency": {
                         "label": "Max concurrent requests",
                         "description": "Connection pool size and concurrency limit of the async client.",

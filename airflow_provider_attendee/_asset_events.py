@@ -1,0 +1,84 @@
+"""The one place that uses Airflow internals: recording a webhook delivery and its asset events in the
+metadata DB, in one transaction (Airflow 3.1 to 3.3 have no public in-process API for it).
+
+A delivery is stored in the table ``attendee_webhook_delivery`` (created on first use, keyed by Attendee's
+``idempotency_key``) in the same transaction as its asset events: a delivery is recorded exactly once,
+and either with all its asset events or not at all. The scheduler turns the events into DAG runs when it
+next looks, so a delivery accepted while the scheduler is down is processed when it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select
+from sqlalchemy.exc import IntegrityError
+
+_metadata = MetaData()
+
+#: Deliveries received: the de-duplication record (and an audit trail: when, which trigger, which bot).
+deliveries = Table(
+    "attendee_webhook_delivery",
+    _metadata,
+    Column("idempotency_key", String(64), primary_key=True),
+    Column("trigger", String(64), nullable=False),
+    Column("bot_id", String(64), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("asset_uris", Text, nullable=False),
+)
+
+_created_for: set[int] = set()
+
+
+class DuplicateDelivery(Exception):
+    """This idempotency key was recorded before."""
+
+
+def _ensure_table(session: Any) -> None:
+    engine = session.get_bind()
+    if id(engine) not in _created_for:
+        _metadata.create_all(engine, tables=[deliveries], checkfirst=True)
+        _created_for.add(id(engine))
+
+
+def record_delivery(
+    *, idempotency_key: str, trigger: str, bot_id: str | None, asset_uris: list[str], extra: dict[str, Any]
+) -> list[str]:
+    """Store the delivery and one asset event per known asset URI, atomically. Returns the URIs that got an
+    event (an asset no DAG is scheduled on does not exist in Airflow, so it gets none). Raises
+    ``DuplicateDelivery`` when the key was recorded before (nothing is stored then)."""
+    from airflow.assets.manager import asset_manager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        _ensure_table(session)
+        if session.execute(
+            select(deliveries.c.idempotency_key).where(deliveries.c.idempotency_key == idempotency_key)
+        ).first():
+            raise DuplicateDelivery(idempotency_key)
+        recorded = []
+        for uri in asset_uris:
+            asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
+            if asset is None:
+                continue
+            event = asset_manager.register_asset_change(asset=asset, extra=extra, session=session)
+            if event is not None:
+                recorded.append(uri)
+        try:
+            session.execute(
+                deliveries.insert().values(
+                    idempotency_key=idempotency_key,
+                    trigger=trigger,
+                    bot_id=bot_id,
+                    received_at=datetime.now(timezone.utc),
+                    asset_uris=json.dumps(recorded),
+                )
+            )
+            session.flush()
+        except IntegrityError:  # the same key, concurrently: the other request recorded it
+            session.rollback()
+            raise DuplicateDelivery(idempotency_key) from None
+    return recorded

@@ -1,0 +1,160 @@
+"""Attendee webhooks into Airflow: a FastAPI app the Airflow API server serves (plugin below), turning each
+signed delivery into Airflow asset events, so a DAG scheduled on an asset runs seconds after a meeting ends.
+
+Endpoint: ``POST <api-server>/attendee/webhooks`` (``?conn_id=`` picks the Attendee connection whose
+``webhook_secret`` extra verifies the signature; default ``attendee_default``). Asset URIs:
+
+- ``attendee://bots/<new_state>`` for ``bot.state_change`` (e.g. ``attendee://bots/ended``: a finished
+  meeting, the URI the example post-meeting DAG is scheduled on);
+- ``attendee://webhooks/<trigger>`` for every delivery (e.g. ``attendee://webhooks/transcript.update``).
+
+Each event's ``extra`` is ``{"payload": {bot_id, state, event_type, ...}, "idempotency_key", "trigger",
+"bot_metadata", "data", "source": "webhook"}``: the same ``payload`` keys as the polling
+``AttendeeBotEventTrigger`` emits. Answers: 200 recorded; 400 not JSON, not an Attendee envelope, too large,
+or a replay (an ``idempotency_key`` already received); 401 unsigned or a wrong signature; 503 when the
+connection cannot be read. Nothing is recorded unless the answer is 200, and a 200 is sent only after
+the delivery and its events are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from functools import lru_cache
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from airflow_provider_attendee import DEFAULT_CONN_ID
+from airflow_provider_attendee.webhooks import SIGNATURE_HEADER, verify_webhook_signature
+
+log = logging.getLogger(__name__)
+
+#: Attendee's bodies are one event each: a few KB. Anything far larger is not one of them.
+MAX_BODY_BYTES = 1024 * 1024
+URL_PREFIX = "/attendee"
+PATH = "/webhooks"
+
+
+def _data(envelope: dict[str, Any]) -> dict[str, Any]:
+    data = envelope.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def asset_uris(envelope: dict[str, Any]) -> list[str]:
+    """The asset URIs a delivery feeds (documented in the module docstring)."""
+    trigger = str(envelope.get("trigger") or "")
+    uris = [f"attendee://webhooks/{trigger}"]
+    data = _data(envelope)
+    if trigger == "bot.state_change" and data.get("new_state"):
+        uris.insert(0, f"attendee://bots/{data['new_state']}")
+    return uris
+
+
+def event_extra(envelope: dict[str, Any]) -> dict[str, Any]:
+    data = _data(envelope)
+    payload = {
+        "status": "success",
+        "bot_id": envelope.get("bot_id"),
+        "state": data.get("new_state"),
+        "old_state": data.get("old_state"),
+        "event_type": data.get("event_type"),
+        "event_sub_type": data.get("event_sub_type"),
+        "metadata": envelope.get("bot_metadata") or {},
+    }
+    return {
+        "payload": {k: v for k, v in payload.items() if v is not None},
+        "idempotency_key": envelope["idempotency_key"],
+        "trigger": envelope["trigger"],
+        "bot_metadata": envelope.get("bot_metadata"),
+        "data": data,
+        "source": "webhook",
+    }
+
+
+def webhook_secret(conn_id: str) -> str:
+    """The connection's ``webhook_secret`` extra (the project's secret, base64, from Attendee's settings)."""
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+    conn = AttendeeHook.get_connection(conn_id)
+    secret = (conn.extra_dejson or {}).get("webhook_secret")
+    if not secret:
+        raise LookupError(
+            f"Connection {conn_id!r} has no webhook_secret: copy the project's webhook secret from Attendee "
+            "(Settings > Webhooks) into the connection's 'Webhook secret' field."
+        )
+    return str(secret)
+
+
+@lru_cache(maxsize=1)
+def create_app() -> Any:
+    """The receiver, as a FastAPI app (built when the plugin loads, in the API server)."""
+    from airflow_provider_attendee._asset_events import DuplicateDelivery, record_delivery
+
+    app = FastAPI(title="Attendee webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def refuse(status: int, reason: str) -> JSONResponse:
+        log.warning("Attendee webhook refused (%d): %s", status, reason)
+        return JSONResponse({"error": reason}, status_code=status)
+
+    @app.post(PATH)
+    async def receive(request: Request, conn_id: str = DEFAULT_CONN_ID) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            return refuse(401, f"no {SIGNATURE_HEADER} header")
+        try:
+            secret = await asyncio.to_thread(webhook_secret, conn_id)
+        except Exception as err:
+            log.error("Attendee webhook: %s", err)
+            return JSONResponse({"error": "the webhook secret cannot be read (see the API server log)"}, 503)
+        try:
+            envelope = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return refuse(400, "body is not JSON")
+        if not verify_webhook_signature(body, signature, secret):
+            return refuse(401, "signature does not match the connection's webhook_secret")
+        if (
+            not isinstance(envelope, dict)
+            or not envelope.get("idempotency_key")
+            or not envelope.get("trigger")
+        ):
+            return refuse(400, "not an Attendee webhook envelope (idempotency_key, trigger, data)")
+        key = str(envelope["idempotency_key"])
+        try:
+            recorded = await asyncio.to_thread(
+                record_delivery,
+                idempotency_key=key,
+                trigger=str(envelope["trigger"]),
+                bot_id=envelope.get("bot_id"),
+                asset_uris=asset_uris(envelope),
+                extra=event_extra(envelope),
+            )
+        except DuplicateDelivery:
+            return refuse(400, f"replayed delivery: idempotency_key {key} was received before")
+        if not recorded:
+            log.warning(
+                "Attendee webhook %s (%s) recorded, but no DAG is scheduled on %s: no asset event",
+                key,
+                envelope["trigger"],
+                ", ".join(asset_uris(envelope)),
+            )
+        log.info(
+            "Attendee webhook %s (%s, bot %s) -> %s",
+            key,
+            envelope["trigger"],
+            envelope.get("bot_id"),
+            recorded,
+        )
+        return JSONResponse({"status": "recorded", "asset_events": recorded})
+
+    return app

@@ -1,0 +1,169 @@
+"""The webhook receiver (plugin app) against a migrated Airflow DB: signed deliveries become asset events
+on the URIs DAGs are scheduled on, exactly once; bad, unsigned, oversized and replayed ones record nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+
+import pytest
+
+from airflow_provider_attendee.webhooks import SIGNATURE_HEADER, sign_payload
+
+SECRET = base64.b64encode(b"attendee-test-webhook-secret-32b").decode()
+
+
+@pytest.fixture
+def client(airflow_db, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from airflow_provider_attendee.webhook_receiver import create_app
+
+    conn = {
+        "conn_type": "attendee",
+        "host": "http://127.0.0.1:9",
+        "password": "k",
+        "extra": {"webhook_secret": SECRET},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+    return TestClient(create_app())
+
+
+def envelope(bot_id: str, state: str = "ended", key: str | None = None) -> dict:
+    return {
+        "idempotency_key": key or str(uuid.uuid4()),
+        "bot_id": bot_id,
+        "bot_metadata": {"team": "product"},
+        "trigger": "bot.state_change",
+        "data": {
+            "new_state": state,
+            "old_state": "post_processing",
+            "created_at": "2026-11-23T10:00:00.000000+00:00",
+            "event_type": "post_processing_completed",
+            "event_sub_type": None,
+            "event_metadata": {"bot_duration_seconds": 900},
+        },
+    }
+
+
+def post(client, payload, *, secret=SECRET, raw=None, signature=None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    sig = (
+        signature
+        if signature is not None
+        else (sign_payload(payload, secret) if payload is not None else None)
+    )
+    if sig:
+        headers[SIGNATURE_HEADER] = sig
+    return client.post("/webhooks", content=body, headers=headers)
+
+
+def events_for(bot_id: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent, AssetModel.uri).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+        )
+        return [
+            {"uri": uri, **event.extra}
+            for event, uri in rows
+            if (event.extra or {}).get("payload", {}).get("bot_id") == bot_id
+        ]
+
+
+def queued_runs(dag_id: str) -> int:
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(
+            select(func.count()).select_from(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id)
+        )
+
+
+def test_a_signed_delivery_becomes_an_asset_event_once(client):
+    bot_id = f"bot_{uuid.uuid4().hex[:12]}"
+    payload = envelope(bot_id)
+    answer = post(client, payload)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"status": "recorded", "asset_events": ["attendee://bots/ended"]}
+    (event,) = events_for(bot_id)
+    assert event["uri"] == "attendee://bots/ended" and event["source"] == "webhook"
+    assert event["payload"] == {
+        "status": "success",
+        "bot_id": bot_id,
+        "state": "ended",
+        "old_state": "post_processing",
+        "event_type": "post_processing_completed",
+        "metadata": {"team": "product"},
+    }
+    assert queued_runs("attendee_post_meeting") >= 1  # the example post-meeting DAG will run
+
+    replay = post(client, payload)  # the same idempotency key again
+    assert replay.status_code == 400 and "replayed" in replay.json()["error"]
+    assert len(events_for(bot_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("unsigned", 401),
+        ("wrong secret", 401),
+        ("tampered", 401),
+        ("not json", 400),
+        ("not an envelope", 400),
+        ("oversized", 400),
+    ],
+)
+def test_bad_deliveries_record_nothing(client, case, status):
+    bot_id = f"bot_{uuid.uuid4().hex[:12]}"
+    payload = envelope(bot_id)
+    other = base64.b64encode(b"another-secret-of-thirty-two-byt").decode()
+    if case == "unsigned":
+        answer = post(client, None, raw=json.dumps(payload).encode())
+    elif case == "wrong secret":
+        answer = post(client, payload, secret=other)
+    elif case == "tampered":
+        answer = post(client, payload, raw=json.dumps({**payload, "bot_id": "bot_other"}).encode())
+    elif case == "not json":
+        answer = post(client, None, raw=b"not json", signature="c2ln")
+    elif case == "not an envelope":
+        answer = post(client, {"bot_id": bot_id})
+    else:
+        answer = post(client, {**payload, "padding": "x" * (1024 * 1024)})
+    assert answer.status_code == status, answer.text
+    assert events_for(bot_id) == []
+
+
+def test_simultaneous_finishes_are_each_recorded_once(client):
+    """Twenty meetings ending in the same second, each delivery sent twice at once: 20 events."""
+    payloads = [envelope(f"bot_{uuid.uuid4().hex[:12]}") for _ in range(20)]
+    answers: list[int] = []
+    barrier = threading.Barrier(40)
+
+    def send(payload):
+        barrier.wait()
+        answers.append(post(client, payload).status_code)
+
+    threads = [threading.Thread(target=send, args=(p,)) for p in payloads * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == [200] * 20 + [400] * 20
+    assert all(len(events_for(p["bot_id"])) == 1 for p in payloads)
+
+
+def test_the_plugin_is_served_by_the_airflow_api_server(airflow_db):
+    from airflow.api_fastapi.app import create_app
+
+    app = create_app()
+    mounted = {getattr(route, "path", None) for route in app.routes}
+    assert "/attendee" in mounted

@@ -10,11 +10,12 @@ next looks, so a delivery accepted while the scheduler is down is processed when
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, inspect, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 _metadata = MetaData()
 
@@ -30,6 +31,7 @@ deliveries = Table(
 )
 
 _created_for: set[int] = set()
+_create_lock = threading.Lock()
 
 
 class DuplicateDelivery(Exception):
@@ -38,8 +40,14 @@ class DuplicateDelivery(Exception):
 
 def _ensure_table(session: Any) -> None:
     engine = session.get_bind()
-    if id(engine) not in _created_for:
-        _metadata.create_all(engine, tables=[deliveries], checkfirst=True)
+    with _create_lock:
+        if id(engine) in _created_for:
+            return
+        try:
+            _metadata.create_all(engine, tables=[deliveries], checkfirst=True)
+        except OperationalError:  # another process created it between the check and the CREATE
+            if not inspect(engine).has_table(deliveries.name):
+                raise
         _created_for.add(id(engine))
 
 
@@ -50,8 +58,11 @@ def record_delivery(
     event (an asset no DAG is scheduled on does not exist in Airflow, so it gets none). Raises
     ``DuplicateDelivery`` when the key was recorded before (nothing is stored then)."""
     from airflow.assets.manager import asset_manager
+    from airflow.models import import_all_models
     from airflow.models.asset import AssetModel
     from airflow.utils.session import create_session
+
+    import_all_models()  # the ORM mappers of the asset models refer to others (Trigger, DagModel)
 
     with create_session() as session:
         _ensure_table(session)

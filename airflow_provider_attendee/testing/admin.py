@@ -115,6 +115,16 @@ class SimulatorAdmin:
         """Apply one bot event now (e.g. ``joined_meeting``), to set a bot up in a given state."""
         return dict(self._call("POST", f"/bots/{bot_id}/events", {"type": event_type, "sub_type": sub_type}))
 
+    def set_webhooks(self, subscriptions: list[dict[str, Any]], secret: str) -> None:
+        """Project-level webhooks, e.g. ``[{"url": "http://127.0.0.1:8080/attendee/webhooks", "triggers":
+        ["bot.state_change"]}]``, signed with ``secret`` (base64). The simulated world then moves on its own
+        (no polling needed) and every state change is delivered as the real server does."""
+        self._call("PUT", "/webhooks", {"subscriptions": subscriptions, "secret": secret})
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every webhook sent so far: url, idempotency_key, trigger, bot_id, attempts (statuses), delivered."""
+        return list(self._call("GET", "/webhooks")["deliveries"])
+
     def bots(self) -> list[dict[str, Any]]:
         """Every live bot with ground truth (present participants), oldest first."""
         return list(self._call("GET", "/bots")["bots"])

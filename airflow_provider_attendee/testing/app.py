@@ -208,6 +208,7 @@ class SimulatorApp:
                 "/_sim/calendar_events/{event_id}/reschedule", self.admin_reschedule_event, methods=["POST"]
             ),
             Route("/_sim/bots", self.admin_bots, methods=["GET"]),
+            Route("/_sim/webhooks", self.admin_webhooks, methods=["GET", "PUT"]),
             Route("/_sim/bots/{bot_id}/fail", self.admin_fail_bot, methods=["POST"]),
             Route("/_sim/bots/{bot_id}/events", self.admin_bot_event, methods=["POST"]),
             Route("/_sim/bots/{bot_id}/no_recording", self.admin_no_recording, methods=["POST"]),
@@ -784,6 +785,19 @@ class SimulatorApp:
         end = start + timedelta(minutes=float(data.get("duration_minutes", 30)))
         event = self.world.reschedule_calendar_event(request.path_params["event_id"], start, end)
         return _json(self.world.event_body(event))
+
+    async def admin_webhooks(self, request: Request) -> Response:
+        """PUT ``{"subscriptions": [{"url", "triggers"}], "secret": "<base64>"}``: the project's webhooks;
+        GET: every delivery so far (attempts, statuses)."""
+        if request.method == "PUT":
+            data = await self._body(request)
+            try:
+                self.sim.configure_webhooks(list(data.get("subscriptions") or []), str(data["secret"]))
+            except (KeyError, ValueError) as err:
+                raise SimError(
+                    400, {"error": f"subscriptions and a base64 secret are required ({err})"}
+                ) from None
+        return _json({"deliveries": self.sim.webhooks.summaries()})
 
     async def admin_bots(self, request: Request) -> Response:
         with self.world.lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections import Counter, deque
@@ -15,6 +16,8 @@ from airflow_provider_attendee.testing.clock import SimClock
 from airflow_provider_attendee.testing.faults import FaultConfig, FaultInjector
 from airflow_provider_attendee.testing.scenario import Scenario, load_scenario
 from airflow_provider_attendee.testing.state import SimWorld
+from airflow_provider_attendee.testing.webhook_delivery import WebhookDeliverer, bot_state_change
+from airflow_provider_attendee.testing.webhook_delivery import subscriptions as parse_subscriptions
 
 DEFAULT_API_KEY = "sim-api-key"
 
@@ -89,6 +92,7 @@ class AttendeeSimulator:
         self.counters = Counters()
         self._post_times: deque[float] = deque()
         self._rate_lock = threading.Lock()
+        self.webhooks = WebhookDeliverer()
         self.reset(scenario=scenario, time_scale=time_scale, seed=seed)
 
     def reset(
@@ -104,8 +108,20 @@ class AttendeeSimulator:
         self.scenario = load_scenario(scenario)
         self.clock = SimClock(time_scale=time_scale, origin=origin)
         self.world = SimWorld(self.clock, self.scenario, seed=seed)
+        self.world.state_listeners.append(self._bot_state_changed)
+        self.webhooks.reset()
         self.counters = Counters()
         self._post_times.clear()
+
+    def _bot_state_changed(
+        self, bot: Any, old_state: str, kind: str, sub_type: str | None, at: datetime
+    ) -> None:
+        self.webhooks.emit("bot.state_change", bot, bot_state_change(bot, old_state, kind, sub_type, at))
+
+    def configure_webhooks(self, subscriptions: list[dict[str, Any]], secret: str) -> None:
+        """Project-level webhook subscriptions (``[{"url", "triggers"}]``) and the project's secret (base64)."""
+        base64.b64decode(secret, validate=True)  # a secret that is not base64 fails here, not in the sender
+        self.webhooks.configure(parse_subscriptions(subscriptions), secret, pump=lambda: self.world.sync())
 
     def add_scenario(self, scenario: Scenario | dict[str, Any] | str | Path) -> None:
         """Add a scenario's meetings (replacing those of the same URL) and calendars to the running world."""

@@ -238,6 +238,8 @@ class SimWorld:
         self.clock = clock
         self.seed = seed
         self.lock = threading.RLock()
+        #: Called after each bot state change: (bot, old state, event type, event sub type, when).
+        self.state_listeners: list[Callable[[SimBot, str, str, str | None, datetime], None]] = []
         self.rng = random.Random(seed)
         self.scenario = scenario or Scenario()
         self.bots: dict[str, SimBot] = {}
@@ -654,7 +656,15 @@ class SimWorld:
         if sub_type:
             event["sub_type"] = sub_type
         bot.events.append(event)
-        bot.state = target
+        old_state, bot.state = bot.state, target
+        try:
+            self._apply_effects(bot, kind, at)
+        finally:
+            if old_state != target:
+                for listener in self.state_listeners:
+                    listener(bot, old_state, kind, sub_type, at)
+
+    def _apply_effects(self, bot: SimBot, kind: str, at: datetime) -> None:
         if kind == "join_requested":
             self._plan_admission(bot, at)
         elif kind == "joined_meeting":

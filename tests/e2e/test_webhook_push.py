@@ -1,0 +1,117 @@
+"""Push end to end over real HTTP: the simulator delivers signed webhooks (as the real server does) to the
+receiver app served by uvicorn on 127.0.0.1, and every finished meeting becomes one asset event."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from collections import Counter
+
+import pytest
+import uvicorn
+
+from tests.e2e.test_webhook_receiver import SECRET, events_for
+
+MEETINGS = [
+    "https://meet.google.com/abc-defg-hij",  # the demo's product sync, and generated meetings
+    "https://meet.google.com/bcd-efgh-ijk",
+    "https://meet.google.com/cde-fghi-jkl",
+]
+
+
+@pytest.fixture
+def receiver(airflow_db, monkeypatch):
+    """The receiver app on a free port (uvicorn in a thread), verifying with SECRET."""
+    from airflow_provider_attendee.webhook_receiver import create_app
+
+    conn = {
+        "conn_type": "attendee",
+        "host": "http://127.0.0.1:9",
+        "password": "k",
+        "extra": {"webhook_secret": SECRET},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_WEBHOOKS", json.dumps(conn))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/webhooks?conn_id=attendee_webhooks"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def wait_until(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=120)
+def test_every_finished_meeting_is_pushed_once(attendee_simulator, receiver):
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+    admin = attendee_simulator.admin
+    admin.set_webhooks([{"url": receiver, "triggers": ["bot.state_change"]}], SECRET)
+    with AttendeeHook() as hook:
+        bots = [
+            hook.create_bot(url, bot_name="Push") for url in MEETINGS for _ in range(2)
+        ]  # 6 bots, 3 meetings
+    ids = {bot.id for bot in bots}
+    # No one polls the API from here: the simulator moves on its own and pushes each state change.
+    assert wait_until(lambda: all(len(events_for(bot_id)) == 1 for bot_id in ids), timeout=90)
+    deliveries = admin.webhook_deliveries()
+    ended = [d for d in deliveries if d["bot_id"] in ids and d["delivered"]]
+    assert len(ended) == len(deliveries) and all(d["attempts"] == [200] for d in deliveries)
+    per_bot = Counter(d["bot_id"] for d in deliveries)
+    assert set(per_bot) == ids and min(per_bot.values()) >= 4  # joining ... ended: every change pushed
+    for bot_id in ids:
+        (event,) = events_for(bot_id)
+        assert event["uri"] == "attendee://bots/ended" and event["payload"]["state"] == "ended"
+        assert event["data"]["event_type"] == "post_processing_completed"
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
+def test_a_bots_own_webhooks_replace_the_projects_and_failed_deliveries_are_retried_3_times(
+    attendee_simulator,
+):
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+    admin = attendee_simulator.admin
+    admin.set_webhooks([{"url": "http://127.0.0.1:9/project", "triggers": ["bot.state_change"]}], SECRET)
+    attendee_simulator.simulator.webhooks.backoff_seconds = 0.05
+    with AttendeeHook() as hook:
+        bot = hook.create_bot(
+            MEETINGS[1], webhooks=[{"url": "http://127.0.0.1:9/own", "triggers": ["bot.state_change"]}]
+        )
+    assert wait_until(
+        lambda: admin.webhook_deliveries() and all(d["done"] for d in admin.webhook_deliveries()), 30
+    )
+    (delivery,) = admin.webhook_deliveries()  # ready -> joining
+    assert delivery["url"] == "http://127.0.0.1:9/own" and delivery["bot_id"] == bot.id
+    assert len(delivery["attempts"]) == 3 and not delivery["delivered"]  # nobody listens on port 9
+
+
+def test_the_simulators_signature_is_the_one_the_receiver_verifies():
+    from airflow_provider_attendee.testing.webhook_delivery import sign
+    from airflow_provider_attendee.webhooks import verify_webhook_signature
+
+    payload = {
+        "idempotency_key": "k",
+        "bot_id": "bot_x",
+        "trigger": "bot.state_change",
+        "data": {"new_state": "ended", "name": "Zoë"},
+    }
+    assert verify_webhook_signature(json.dumps(payload).encode(), sign(payload, SECRET), SECRET)
+    assert not verify_webhook_signature(
+        json.dumps(payload).encode(), sign(payload, base64.b64encode(b"x" * 32).decode()), SECRET
+    )

@@ -86,7 +86,7 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Webhook secret",
                         "description": "The project's webhook secret (Attendee: Settings > Webhooks), to verify "
                         "deliveries to /attendee/webhooks on the Airflow API server.",
-                        "schema": {"type": ["string", "null"]},
+                        "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     "max_concurrency": {
                         "label": "Max concurrent requests",

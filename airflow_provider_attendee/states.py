@@ -28,8 +28,12 @@ BOT_STATES: tuple[str, ...] = (
     "connected",
     "disconnecting",
 )
+#: The states of app sessions, not of meeting bots (a meeting bot never enters them).
+APP_SESSION_STATES = frozenset({"connecting", "connected", "disconnecting"})
 #: Finished: the server allows the same deduplication key again once a bot is here.
 TERMINAL = frozenset({"ended", "fatal_error", "data_deleted"})
+#: Every state a meeting bot can still leave (the spec's states, not finished).
+LIVE: tuple[str, ...] = tuple(s for s in BOT_STATES if s not in TERMINAL and s not in APP_SESSION_STATES)
 #: States from which ``POST /bots/{id}/leave`` is accepted, in the order the server's error message lists them.
 LEAVE_ALLOWED: tuple[str, ...] = (
     "joined_recording_paused",

@@ -96,12 +96,13 @@ def xcom(run: Any, task_id: str) -> list[Any]:
     ]
 
 
-async def finished_bots(exclude: set[str], deadline: float) -> list[dict[str, Any]]:
-    """Bots that reached ``ended``, as the post-meeting DAG's AssetWatcher sees them."""
+async def finished_bots(exclude: set[str], deadline: float, since: str) -> list[dict[str, Any]]:
+    """Bots that reached ``ended``, as the post-meeting DAG's AssetWatcher sees them (with a backfill of
+    those that ended since the simulated clock started, before the watcher did)."""
     from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
 
     found: list[dict[str, Any]] = []
-    events = AttendeeBotEventTrigger(state="ended", poll_interval=1).run()
+    events = AttendeeBotEventTrigger(state="ended", poll_interval=1, not_before=since).run()
     try:
         while (remaining := deadline - time.monotonic()) > 0:
             try:
@@ -167,7 +168,7 @@ def main() -> int:
             print(f"      - skipped {event_id}: {reason}")
 
         sim.admin.set_time_scale(TIME_SCALE)
-        clock_started = time.monotonic()
+        clock_started, sim_started = time.monotonic(), sim.admin.now()
         step(f"attendee_meeting_pipeline for {PRODUCT_SYNC} (now 1 simulated minute = 1 s)")
         pipeline = run_dag("attendee_meeting_pipeline", log, run_conf={"meeting_url": PRODUCT_SYNC})
         summary = xcom(pipeline, "publish_summary")[0]
@@ -181,7 +182,7 @@ def main() -> int:
 
         step("Waiting for the calendar's meetings to end (the post-meeting DAG's AssetWatcher trigger)")
         deadline = clock_started + WAIT_FOR_MEETINGS_S
-        ended = asyncio.run(finished_bots({summary["bot_id"]}, deadline))
+        ended = asyncio.run(finished_bots({summary["bot_id"]}, deadline, sim_started))
         failed = [b for b in sim.admin.bots() if b["state"] == "fatal_error"]
         for bot in failed:
             print(

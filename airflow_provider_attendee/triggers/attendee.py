@@ -24,6 +24,7 @@ from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 from airflow_provider_attendee.exceptions import (
     AttendeeConnectionError,
     AttendeeError,
+    AttendeeNotFoundError,
     AttendeeRateLimitError,
     AttendeeServerError,
     AttendeeUnexpectedResponseError,
@@ -31,6 +32,7 @@ from airflow_provider_attendee.exceptions import (
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.models import Bot, BotState
 from airflow_provider_attendee.presence import PresenceTracker
+from airflow_provider_attendee.states import LIVE, TERMINAL
 from airflow_provider_attendee.verdicts import (
     bot_summary,
     count_verdict,
@@ -273,17 +275,26 @@ class AttendeeParticipantCountTrigger(AttendeePollingTrigger):
 
 
 class AttendeeBotEventTrigger(BaseEventTrigger):
-    """Event-driven scheduling: one event per bot that reaches ``state`` (default ``ended``).
+    """Event-driven scheduling: one event per bot that reaches ``state`` (default ``ended``), for
+    ``AssetWatcher``: a DAG scheduled on the asset runs once per finished meeting.
 
-    For ``AssetWatcher``: a DAG scheduled on the asset runs once per finished meeting. Bots are filtered
-    by ``meeting_url`` (server side; the URL may be given as copied from an invite, it is normalised the
-    way the server stores it) and ``metadata`` key/values. The ids already emitted are kept in the
-    asset state store where Airflow offers it (3.3+), so a triggerer restart does not emit them again;
-    on older Airflow they are kept in memory, and ``not_before`` (a fixed ISO time) bounds what a restart
-    can re-emit: only bots whose last event is after it count.
+    **Bounded polling.** Each poll costs what is live, never the history: for a terminal ``state``
+    (ended, fatal_error) the trigger lists the bots that are not finished yet (one page for up to 25 live
+    bots) and looks up only those that left that list since the previous poll (one request per finished
+    meeting); for another state it lists the bots in that state. A year of ended bots costs nothing.
+    **State.** Only the ids of the bots it watches (live ones) are kept, in the asset state store where
+    Airflow offers it (3.3+; in memory before), so the state is bounded by the live bots, and a triggerer
+    restart resumes where it was (a bot that finished meanwhile is still emitted, at least once).
+    **First start.** It starts from now: bots that finished before the first poll are not emitted,
+    unless ``not_before`` (an ISO time) asks for a one-off backfill of those whose last event is after it.
+    **Limit.** A bot that starts and finishes within one poll interval is not seen: Attendee webhooks
+    (``attendee://bots/<state>`` through the webhook receiver) have no such gap.
+
+    Bots are filtered by ``meeting_url`` (server side; the URL may be given as copied from an invite, it
+    is normalised the way the server stores it) and ``metadata`` key/values.
     """
 
-    STATE_KEY_PREFIX = "attendee_emitted:"
+    STATE_KEY_PREFIX = "attendee_watch:"
 
     def __init__(
         self,
@@ -304,7 +315,8 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         self.attendee_conn_id = attendee_conn_id
         self.poll_interval = float(poll_interval)
         self.max_transient_errors = int(max_transient_errors)
-        self._emitted: set[str] = set()
+        #: Terminal state: the live bots seen at the last poll. Other states: the bots already in it.
+        self._watching: set[str] | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -325,29 +337,33 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         spec = json.dumps([self.state, self.metadata, self.meeting_url], sort_keys=True)
         return self.STATE_KEY_PREFIX + spec
 
-    async def _load_emitted(self) -> None:
+    async def _load_watching(self) -> None:
         store = getattr(self, "asset_state_store", None)
-        if store is None:
+        if store is None or self._watching is not None:
             return
         try:
             stored = await store.aget(self._state_key)
-        except Exception as err:  # the store is best effort; memory still guarantees once per run
+        except Exception as err:  # the store is best effort; memory still works while this process runs
             self.log.warning("Could not read the asset state store: %s", err)
             return
         if isinstance(stored, list):
-            self._emitted.update(str(bot_id) for bot_id in stored)
+            self._watching = {str(bot_id) for bot_id in stored}
 
-    async def _save_emitted(self) -> None:
+    async def _save_watching(self) -> None:
         store = getattr(self, "asset_state_store", None)
-        if store is None:
+        if store is None or self._watching is None:
             return
         try:
-            await store.aset(self._state_key, sorted(self._emitted))
+            await store.aset(self._state_key, sorted(self._watching))
         except Exception as err:
             self.log.warning("Could not write the asset state store: %s", err)
 
+    def _wanted(self, bot: Bot) -> bool:
+        return all((bot.metadata or {}).get(key) == value for key, value in self.metadata.items())
+
     def matches(self, bot: Bot) -> bool:
-        if any((bot.metadata or {}).get(key) != value for key, value in self.metadata.items()):
+        """The metadata filter, and (for a backfill) the ``not_before`` cutoff on the bot's last event."""
+        if not self._wanted(bot):
             return False
         if self.not_before and bot.events:
             cutoff = datetime.fromisoformat(self.not_before.replace("Z", "+00:00"))
@@ -356,17 +372,49 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
             return bot.events[-1].created_at > cutoff
         return True
 
+    async def poll(self, hook: AttendeeHook) -> tuple[list[Bot], set[str]]:
+        """One look: the bots to emit now, and the ids to watch from now on."""
+        first = self._watching is None
+        if self.state in TERMINAL:
+            live = {
+                bot.id
+                async for bot in hook.alist_bots(states=list(LIVE), meeting_url=self.meeting_url)
+                if self._wanted(bot)
+            }
+            finished = []
+            for bot_id in sorted((self._watching or set()) - live):
+                try:
+                    bot = await hook.aget_bot(bot_id)
+                except AttendeeNotFoundError:
+                    continue  # deleted before it joined (unscheduled): it never finished
+                if bot.state == self.state:
+                    finished.append(bot)
+            if first and self.not_before:  # a one-off backfill, asked for
+                finished += [
+                    bot
+                    async for bot in hook.alist_bots(states=[self.state], meeting_url=self.meeting_url)
+                    if self.matches(bot)
+                ]
+            return finished, live
+        current = [
+            bot
+            async for bot in hook.alist_bots(states=[self.state], meeting_url=self.meeting_url)
+            if self._wanted(bot)
+        ]
+        seen = self._watching or set()
+        if first and not self.not_before:
+            return [], {bot.id for bot in current}  # starts from now
+        return [bot for bot in current if bot.id not in seen and self.matches(bot)], {
+            bot.id for bot in current
+        }
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = single_attempt_hook(self.attendee_conn_id)
-        await self._load_emitted()
+        await self._load_watching()
         errors = 0
         while True:
             try:
-                fresh = [
-                    bot
-                    async for bot in hook.alist_bots(states=[self.state], meeting_url=self.meeting_url)
-                    if bot.id not in self._emitted and self.matches(bot)
-                ]
+                finished, watching = await self.poll(hook)
                 errors = 0
             except TRANSIENT_ERRORS as err:
                 errors += 1
@@ -382,10 +430,11 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
                 )
                 await asyncio.sleep(delay)
                 continue
-            for bot in fresh:
-                self._emitted.add(bot.id)
+            for bot in finished:
+                self.log.info("Bot %s reached %s", bot.id, bot.state)
                 yield TriggerEvent({"status": "success", **bot_summary(bot)})
-                # Saved once the triggerer took the event: a crash in between re-emits (at least once),
-                # it never loses a finished meeting.
-                await self._save_emitted()
+            # Saved once the triggerer took the events: a crash in between emits them again (at least
+            # once), it never loses a finished meeting.
+            self._watching = watching
+            await self._save_watching()
             await asyncio.sleep(poll_delay(self.poll_interval))

@@ -300,25 +300,55 @@ class TestTriggers:
         assert payload["status"] == "success" and payload["count"] >= 3
 
 
+class Store:
+    """An asset state store (Airflow 3.3+), in memory."""
+
+    def __init__(self):
+        self.data = {}
+
+    async def aget(self, key, default=None):
+        return self.data.get(key, default)
+
+    async def aset(self, key, value):
+        self.data[key] = value
+
+
+def poll(trigger):
+    """One poll of the event trigger, as its run loop does it (the watched ids carried over)."""
+
+    async def once():
+        finished, watching = await trigger.poll(AttendeeHook())
+        trigger._watching = watching
+        return sorted(bot.id for bot in finished)
+
+    return asyncio.run(once())
+
+
 class TestBotEventTrigger:
-    def test_one_event_per_bot_also_after_a_restart(self, demo):
+    def test_history_costs_nothing_and_each_finished_bot_is_emitted_once(self, demo):
+        hook = AttendeeHook()
+        history = [hook.create_bot(DEMO_MEETING, bot_name=f"Old {i}").id for i in range(30)]
+        demo.admin.advance(1000)  # 30 meetings ended before the watcher started
+        a = hook.create_bot(DEMO_MEETING, bot_name="A", metadata={"team": "product"}).id
+        b = hook.create_bot("https://zoom.us/j/81234567890?pwd=acme2026", bot_name="B").id
+        trigger = AttendeeBotEventTrigger(poll_interval=0.01)
+        demo.admin.reset_counters()
+        assert poll(trigger) == []  # starts from now: the 30 old ones are not replayed
+        assert trigger._watching == {a, b}
+        assert poll(trigger) == []  # nothing finished yet
+        demo.admin.advance(1000)
+        assert poll(trigger) == sorted([a, b]) and poll(trigger) == []
+        requests = demo.admin.counters()["requests"]
+        # 4 polls: one page of live bots each, and one look-up per finished meeting: not one per old bot.
+        assert requests == {"GET /api/v1/bots": 4, "GET /api/v1/bots/{bot_id}": 2}, requests
+        assert not set(history) & trigger._watching
+
+    def test_a_restart_resumes_from_the_store_and_a_backfill_is_asked_for(self, demo):
         hook = AttendeeHook()
         a = hook.create_bot(DEMO_MEETING, bot_name="A", metadata={"team": "product"}).id
         b = hook.create_bot(
             "https://zoom.us/j/81234567890?pwd=acme2026", bot_name="B", metadata={"team": "sales"}
         ).id
-        demo.admin.advance(1000)  # both meetings end
-
-        class Store:
-            def __init__(self):
-                self.data = {}
-
-            async def aget(self, key, default=None):
-                return self.data.get(key, default)
-
-            async def aset(self, key, value):
-                self.data[key] = value
-
         store = Store()
 
         async def events(trigger, count):
@@ -335,9 +365,12 @@ class TestBotEventTrigger:
             return seen
 
         first = AttendeeBotEventTrigger(poll_interval=0.01)
-        assert sorted(asyncio.run(events(first, 3))) == sorted([a, b])  # the third never comes
+        assert asyncio.run(events(first, 1)) == []  # watching a and b, stored
+        demo.admin.advance(1000)  # both end while the triggerer is down
         restarted = roundtrip(first)
-        assert asyncio.run(events(restarted, 1)) == []  # nothing twice across a restart
+        assert sorted(asyncio.run(events(restarted, 3))) == sorted([a, b])  # resumed: emitted, once
+        assert asyncio.run(events(roundtrip(first), 1)) == []
+        start = demo.admin.now()
         c = hook.create_bot(
             "https://teams.microsoft.com/l/meetup-join/19%3ameeting_standup%40thread.v2/0"
             "?context=%7b%22Tid%22%3a%22t-1%22%2c%22Oid%22%3a%22o-1%22%7d",
@@ -345,5 +378,6 @@ class TestBotEventTrigger:
             metadata={"team": "product"},
         ).id
         demo.admin.advance(3000)
-        only_product = AttendeeBotEventTrigger(poll_interval=0.01, metadata={"team": "product"})
-        assert sorted(asyncio.run(events(only_product, 3))) == sorted([a, c])
+        store.data.clear()  # a new deployment asking for a backfill since before c started
+        backfill = AttendeeBotEventTrigger(poll_interval=0.01, metadata={"team": "product"}, not_before=start)
+        assert asyncio.run(events(backfill, 3)) == [c]

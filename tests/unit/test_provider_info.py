@@ -38,7 +38,9 @@ def test_provider_info_describes_the_connection_form():
         "max_retry_time",
         "max_concurrency",
         "project_id",
+        "webhook_secret",
     }
+    assert conn["conn-fields"]["webhook_secret"]["schema"]["format"] == "password"  # masked in the form
     assert info["extra-links"] == ["airflow_provider_attendee.links.AttendeeBotLink"]
 
 

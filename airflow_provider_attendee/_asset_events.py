@@ -1,6 +1,11 @@
 """The one place that uses Airflow internals: recording a webhook delivery and its asset events in the
 metadata DB, in one transaction (Airflow 3.1 to 3.3 have no public in-process API for it).
 
+Airflow's scheduler may leave asset events behind: it creates a run for the events up to the time the
+DAG was first queued, then deletes the queue row, so events that arrived in between (meetings ending in
+the same second) wait for the next event, possibly the next day. ``requeue_left_behind`` queues such a
+DAG again; the receiver runs it every second once it has received a delivery.
+
 A delivery is stored in the table ``attendee_webhook_delivery`` (created on first use, keyed by Attendee's
 ``idempotency_key``) in the same transaction as its asset events: a delivery is recorded exactly once,
 and either with all its asset events or not at all. The scheduler turns the events into DAG runs when it
@@ -11,10 +16,10 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, inspect, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 _metadata = MetaData()
@@ -93,3 +98,59 @@ def record_delivery(
             session.rollback()
             raise DuplicateDelivery(idempotency_key) from None
     return recorded
+
+
+def requeue_left_behind(grace: timedelta = timedelta(seconds=0.5)) -> list[str]:
+    """Queue again every DAG scheduled on an ``attendee://`` asset that has events no run consumed (newer
+    than its latest asset-triggered run, older than ``grace``) and nothing queued: the scheduler then
+    creates a run that consumes them. Returns the DAG ids queued."""
+    from airflow.models import import_all_models
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel, DagScheduleAssetReference
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunType
+
+    import_all_models()
+    queued: list[str] = []
+    cutoff = datetime.now(timezone.utc) - grace
+    with create_session() as session:
+        references = session.execute(
+            select(
+                DagScheduleAssetReference.dag_id,
+                DagScheduleAssetReference.asset_id,
+                DagScheduleAssetReference.created_at,
+            )
+            .join(AssetModel, AssetModel.id == DagScheduleAssetReference.asset_id)
+            .where(AssetModel.uri.like("attendee://%"))
+        ).all()
+        for dag_id, asset_id, referenced_since in references:
+            if session.scalar(
+                select(func.count())
+                .select_from(AssetDagRunQueue)
+                .where(AssetDagRunQueue.target_dag_id == dag_id)
+            ):
+                continue  # a run is coming anyway
+            last_run = session.scalar(
+                select(func.max(DagRun.run_after)).where(
+                    DagRun.dag_id == dag_id, DagRun.run_type == DagRunType.ASSET_TRIGGERED
+                )
+            )
+            floor = last_run or referenced_since
+            left_behind = session.scalar(
+                select(func.count())
+                .select_from(AssetEvent)
+                .where(
+                    AssetEvent.asset_id == asset_id,
+                    AssetEvent.timestamp > floor,
+                    AssetEvent.timestamp <= cutoff,
+                )
+            )
+            if left_behind:
+                session.add(AssetDagRunQueue(asset_id=asset_id, target_dag_id=dag_id))
+                try:
+                    session.flush()
+                except IntegrityError:  # queued meanwhile (by a new event or another sweeper): fine
+                    session.rollback()
+                    continue
+                queued.append(dag_id)
+    return queued

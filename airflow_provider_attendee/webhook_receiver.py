@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -88,6 +90,30 @@ def webhook_secret(conn_id: str) -> str:
     return str(secret)
 
 
+_sweeper: threading.Thread | None = None
+SWEEP_SECONDS = 1.0
+
+
+def _sweep_forever() -> None:
+    from airflow_provider_attendee._asset_events import requeue_left_behind
+
+    while True:
+        time.sleep(SWEEP_SECONDS)
+        try:
+            for dag_id in requeue_left_behind():
+                log.info("Queued %s again: the scheduler had left Attendee asset events behind", dag_id)
+        except Exception:  # the next sweep tries again; the deliveries themselves are safe in the DB
+            log.exception("Could not check for Attendee asset events left behind")
+
+
+def start_sweeper() -> None:
+    """From the first delivery on, this API server makes sure no recorded event waits for the next one."""
+    global _sweeper
+    if _sweeper is None:
+        _sweeper = threading.Thread(target=_sweep_forever, name="attendee-webhook-sweeper", daemon=True)
+        _sweeper.start()
+
+
 @lru_cache(maxsize=1)
 def create_app() -> Any:
     """The receiver, as a FastAPI app (built when the plugin loads, in the API server)."""
@@ -141,6 +167,7 @@ def create_app() -> Any:
             )
         except DuplicateDelivery:
             return refuse(400, f"replayed delivery: idempotency_key {key} was received before")
+        start_sweeper()
         if not recorded:
             log.warning(
                 "Attendee webhook %s (%s) recorded, but no DAG is scheduled on %s: no asset event",

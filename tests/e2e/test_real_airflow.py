@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,84 @@ def parse_json_list(output: str) -> list[dict]:
         if line.startswith("["):
             return list(json.loads(line))
     return []
+
+
+class RealAirflow:
+    """api-server, scheduler, dag-processor and triggerer as separate processes on a throwaway home."""
+
+    def __init__(self, tmp_path: Path, dags_folder: Path, **env: str) -> None:
+        self.tmp_path, self.port = tmp_path, free_port()
+        self.env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(tmp_path),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **env,
+        }
+        self.airflow = [sys.executable, "-m", "airflow"]
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, Any] = {}
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*self.airflow, *args], env=self.env, check=check, capture_output=True, text=True
+        )
+
+    def start(self, name: str) -> None:
+        log = self.logs.get(name) or open(self.tmp_path / f"{name}.log", "a")  # noqa: SIM115 (closed in stop_all)
+        self.logs[name] = log
+        self.processes[name] = subprocess.Popen(
+            [*self.airflow, name], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def __enter__(self) -> RealAirflow:
+        self.cli("db", "migrate")
+        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+            self.start(name)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+        for log in self.logs.values():
+            log.close()
+
+    def dead(self) -> list[str]:
+        return [n for n, p in self.processes.items() if p.poll() is not None]
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+        """Until the dag-processor has parsed and serialized the DAG; then unpause it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = self.cli("dags", "list", "-o", "json", check=False)
+            if any(d.get("dag_id") == dag_id for d in parse_json_list(listed.stdout)):
+                break
+            assert not self.dead() and time.monotonic() < deadline, (
+                f"DAG not serialized; dead: {self.dead()}; see {self.tmp_path}"
+            )
+            time.sleep(2)
+        self.cli("dags", "unpause", dag_id)
 
 
 @pytest.mark.slow
@@ -138,3 +217,97 @@ def test_meeting_pipeline_in_a_real_airflow(tmp_path):
                     os.killpg(process.pid, signal.SIGKILL)
             for log in logs.values():
                 log.close()
+
+
+PUSH_DAGS = Path(__file__).resolve().parent / "push_dags"
+PUSH_DAG_ID = "attendee_push_consumer"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_pushed_meetings_each_run_a_dag_once_in_a_real_airflow(tmp_path):
+    """The simulator delivers signed webhooks to the plugin on the real API server; meetings that end in the
+    same second each reach a DAG run within seconds, exactly once; bad signatures and replays are refused;
+    a delivery accepted while the scheduler is down runs when it is back."""
+    import base64
+
+    import httpx
+
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee.testing.webhook_delivery import sign
+
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    out = tmp_path / "processed"
+    out.mkdir()
+    with start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim:
+        conn = json.loads(sim.connection_json())
+        conn["extra"] = {**conn.get("extra", {}), "webhook_secret": secret}
+        airflow_env = {"AIRFLOW_CONN_ATTENDEE_DEFAULT": json.dumps(conn), "ATTENDEE_PUSH_OUT": str(out)}
+        with RealAirflow(tmp_path, PUSH_DAGS, **airflow_env) as airflow:
+            airflow.wait_for_dag(PUSH_DAG_ID)
+            url = f"http://127.0.0.1:{airflow.port}/attendee/webhooks"
+            sim.admin.set_webhooks([{"url": url, "triggers": ["bot.state_change"]}], secret)
+
+            def processed() -> list[str]:
+                return sorted(p.name.split("__")[0] for p in out.iterdir())
+
+            def wait_processed(expected: set[str], timeout: float) -> float:
+                started = time.monotonic()
+                while set(processed()) < expected:
+                    assert time.monotonic() - started < timeout, f"processed {processed()}; see {tmp_path}"
+                    assert not airflow.dead(), f"{airflow.dead()} exited; see {tmp_path}"
+                    time.sleep(0.5)
+                return time.monotonic() - started
+
+            # Four bots in one meeting (they end in the same second), two in others.
+            os.environ["AIRFLOW_CONN_ATTENDEE_DEFAULT"] = sim.connection_json()
+            with AttendeeHook() as hook:
+                urls = ["https://meet.google.com/abc-defg-hij"] * 4 + [
+                    "https://meet.google.com/bcd-efgh-ijk",
+                    "https://meet.google.com/cde-fghi-jkl",
+                ]
+                bots = {hook.create_bot(u, bot_name="Push").id for u in urls}
+            sim.admin.advance(3600)  # every meeting ends now: six deliveries of "ended" within milliseconds
+            ended_at = time.monotonic()
+            wait_processed(bots, timeout=90)
+            latency = time.monotonic() - ended_at
+            deliveries = [d for d in sim.admin.webhook_deliveries() if d["bot_id"] in bots]
+            assert deliveries and all(d["attempts"] == [200] for d in deliveries), deliveries
+
+            # Refused: a wrong signature and a replay (no login is needed: the signature authenticates).
+            envelope = {
+                "idempotency_key": secrets.token_hex(16),
+                "bot_id": "bot_manualreplay01",
+                "bot_metadata": None,
+                "trigger": "bot.state_change",
+                "data": {
+                    "new_state": "ended",
+                    "old_state": "post_processing",
+                    "event_type": "post_processing_completed",
+                },
+            }
+            body = json.dumps(envelope)
+            headers = {"Content-Type": "application/json", "X-Webhook-Signature": sign(envelope, secret)}
+            forged = {**headers, "X-Webhook-Signature": sign(envelope, base64.b64encode(b"w" * 32).decode())}
+            assert httpx.post(url, content=body, headers=forged).status_code == 401
+            assert httpx.post(url, content=body, headers=headers).status_code == 200
+            assert httpx.post(url, content=body, headers=headers).status_code == 400  # the replay
+
+            # Accepted while the scheduler is down: it runs once the scheduler is back.
+            airflow.stop("scheduler")
+            offline = {
+                **envelope,
+                "idempotency_key": secrets.token_hex(16),
+                "bot_id": "bot_whileschedulerdown",
+            }
+            offline_headers = {**headers, "X-Webhook-Signature": sign(offline, secret)}
+            assert httpx.post(url, content=json.dumps(offline), headers=offline_headers).status_code == 200
+            time.sleep(5)
+            assert "bot_whileschedulerdown" not in processed()
+            airflow.start("scheduler")
+            wait_processed(bots | {"bot_manualreplay01", "bot_whileschedulerdown"}, timeout=120)
+
+            counts = {bot_id: processed().count(bot_id) for bot_id in set(processed())}
+            assert all(n == 1 for n in counts.values()), counts  # each meeting exactly once
+            print(f"six simultaneous finishes processed {latency:.1f} s after the meetings ended")
+            assert latency < 60

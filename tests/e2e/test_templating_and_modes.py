@@ -18,7 +18,7 @@ def xcoms(run) -> dict[str, object]:
     return {ti.task_id: ti.xcom_pull(task_ids=ti.task_id) for ti in run.get_task_instances()}
 
 
-@pytest.mark.attendee_simulator(scenario="demo", time_scale=60)
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=30)  # 5 people in for 9 s of real time
 def test_every_templated_field_renders_and_both_modes_return_the_same(
     attendee_simulator, airflow_db, tmp_path
 ):
@@ -30,6 +30,17 @@ def test_every_templated_field_renders_and_both_modes_return_the_same(
     out = xcoms(run)
     (bot,) = attendee_simulator.admin.bots()
     assert out["create_bot"] == bot["id"] and bot["bot_name"] == "Rendered {{ not jinja twice }}"
+    assert bot["metadata"] == {"team": "product", "run": run.run_id}
+    assert bot["deduplication_key"] == f"templated-{run.run_id}"
+    folder = tmp_path / run.run_id
+    assert Path(out["write_recording"]["path"].removeprefix("file://")) == folder / "product.wav"
+    assert (
+        Path(out["write_report"]["paths"]["markdown"].removeprefix("file://"))
+        .read_text()
+        .startswith("# Product sync")
+    )
+    sync = out["calendar_sync"]
+    assert sync["events_seen"] == 0 and sync["window"][1].endswith("T00:00:00Z")
 
     # The same XCom whatever the mode (the DAG file says which sensors really waited).
     assert out["state_poke"] == out["state_deferred"] == {"bot_id": bot["id"], "state": "ended"}

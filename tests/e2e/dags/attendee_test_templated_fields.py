@@ -9,7 +9,12 @@ from datetime import datetime
 from airflow.sdk import DAG
 
 from airflow_provider_attendee.operators.bots import AttendeeCreateBotOperator, AttendeeLeaveBotOperator
-from airflow_provider_attendee.operators.outputs import AttendeeTranscriptOperator
+from airflow_provider_attendee.operators.calendar import AttendeeScheduleCalendarBotsOperator
+from airflow_provider_attendee.operators.outputs import (
+    AttendeeParticipantReportOperator,
+    AttendeeRecordingOperator,
+    AttendeeTranscriptOperator,
+)
 from airflow_provider_attendee.sensors.attendee import (
     AttendeeBotStateSensor,
     AttendeeParticipantCountSensor,
@@ -36,6 +41,8 @@ with DAG(
         "pattern": ".",
         "destination": "/tmp/attendee-templated",
         "formats": "json, txt",
+        "team": "product",
+        "calendar": "no-such-calendar",
     },
     tags=["attendee", "test"],
 ) as dag:
@@ -44,6 +51,9 @@ with DAG(
         attendee_conn_id="{{ params.conn }}",
         meeting_url="{{ params.url }}",
         bot_name="{{ params.name }}",
+        metadata={"team": "{{ params.team }}", "run": "{{ run_id }}"},
+        deduplication_key="templated-{{ run_id }}",
+        bot_settings={"recording_settings": {"format": "{{ 'mp4' }}"}},
         wait_for_states="{{ params.created_state }}",
         failure_states="{{ params.failure }}",
         poke_interval=POLL,
@@ -105,14 +115,33 @@ with DAG(
         destination="{{ params.destination }}/{{ run_id }}",
         formats="{{ params.formats }}",
     )
-    (
-        create
-        >> counts[0]
-        >> counts[1]
-        >> states[0]
-        >> states[1]
-        >> leave
-        >> transcripts[0]
-        >> transcripts[1]
-        >> write
+    recording = AttendeeRecordingOperator(
+        task_id="write_recording",
+        attendee_conn_id="{{ params.conn }}",
+        bot_id=BOT_ID,
+        destination="{{ params.destination }}/{{ run_id }}",
+        file_name="{{ params.team }}.wav",
     )
+    report = AttendeeParticipantReportOperator(
+        task_id="write_report",
+        attendee_conn_id="{{ params.conn }}",
+        bot_id=BOT_ID,
+        destination="{{ params.destination }}/{{ run_id }}",
+        title="{{ params.team | title }} sync",
+    )
+    # Every templated field of the calendar sync (a calendar that does not exist: nothing to book).
+    calendar = AttendeeScheduleCalendarBotsOperator(
+        task_id="calendar_sync",
+        attendee_conn_id="{{ params.conn }}",
+        calendar_deduplication_key="{{ params.calendar }}",
+        calendar_id="",
+        window_start="{{ data_interval_end }}",
+        window_end="{{ macros.ds_add(ds, 2) }}T00:00:00+00:00",
+        bot_name="Notes · {{ params.team }} · {event_name}",
+        metadata={"team": "{{ params.team }}"},
+        bot_settings={"recording_settings": {"format": "{{ 'mp4' }}"}},
+        key_prefix="{{ params.team }}-",
+    )
+    create >> counts[0] >> counts[1] >> states[0] >> states[1] >> leave >> transcripts[0]
+    transcripts[0] >> transcripts[1] >> [write, recording, report]
+    create >> calendar

@@ -4,7 +4,7 @@ metadata DB, in one transaction (Airflow 3.1 to 3.3 have no public in-process AP
 Airflow's scheduler may leave asset events behind: it creates a run for the events up to the time the
 DAG was first queued, then deletes the queue row, so events that arrived in between (meetings ending in
 the same second) wait for the next event, possibly the next day. ``requeue_left_behind`` queues such a
-DAG again; the receiver runs it every second once it has received a delivery.
+DAG again; the plugin runs it every second in the API server.
 
 A delivery is stored in the table ``attendee_webhook_delivery`` (created on first use, keyed by Attendee's
 ``idempotency_key``) in the same transaction as its asset events: a delivery is recorded exactly once,

@@ -1,11 +1,26 @@
-"""The Airflow plugin (entry point ``airflow.plugins``) that serves the Attendee webhook receiver on the API
-server under ``/attendee`` (see ``webhook_receiver``)."""
+"""The Airflow plugin (entry point ``airflow.plugins``): on the API server, the Attendee webhook receiver under
+``/attendee`` (see ``webhook_receiver``), and the sweeper that re-queues DAGs whose ``attendee://`` asset
+events the scheduler left behind (pushed or polled alike)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
+
+
+class StartSweeper:
+    """A pass-through ASGI middleware of the API server's root app: building it (in the API server only,
+    never in schedulers or workers) starts the sweeper."""
+
+    def __init__(self, app: Any) -> None:
+        from airflow_provider_attendee.webhook_receiver import start_sweeper
+
+        self.app = app
+        start_sweeper()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 class AttendeeWebhooksPlugin(AirflowPlugin):
@@ -19,3 +34,6 @@ class AttendeeWebhooksPlugin(AirflowPlugin):
         from airflow_provider_attendee.webhook_receiver import URL_PREFIX, create_app
 
         cls.fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Attendee webhooks"}]
+        cls.fastapi_root_middlewares = [
+            {"middleware": StartSweeper, "args": [], "kwargs": {}, "name": "Attendee asset event sweeper"}
+        ]

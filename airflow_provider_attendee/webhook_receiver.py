@@ -107,7 +107,8 @@ def _sweep_forever() -> None:
 
 
 def start_sweeper() -> None:
-    """From the first delivery on, this API server makes sure no recorded event waits for the next one."""
+    """This API server makes sure no ``attendee://`` asset event waits for the next one (started when the
+    API server builds its middleware, and on the first delivery)."""
     global _sweeper
     if _sweeper is None:
         _sweeper = threading.Thread(target=_sweep_forever, name="attendee-webhook-sweeper", daemon=True)

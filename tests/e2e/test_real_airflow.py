@@ -311,3 +311,53 @@ def test_pushed_meetings_each_run_a_dag_once_in_a_real_airflow(tmp_path):
             assert all(n == 1 for n in counts.values()), counts  # each meeting exactly once
             print(f"six simultaneous finishes processed {latency:.1f} s after the meetings ended")
             assert latency < 60
+
+
+POLL_DAGS = Path(__file__).resolve().parent / "poll_dags"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_polled_meetings_ending_together_each_run_a_dag_once_in_a_real_airflow(tmp_path):
+    """The polling trigger in a real triggerer: six meetings ending in the same second are emitted in one
+    poll, and each reaches a DAG run within seconds, once (the API server's sweeper re-queues the events
+    the scheduler leaves behind)."""
+
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+    out = tmp_path / "processed"
+    out.mkdir()
+    with start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim:
+        airflow_env = {"AIRFLOW_CONN_ATTENDEE_DEFAULT": sim.connection_json(), "ATTENDEE_PUSH_OUT": str(out)}
+        with RealAirflow(tmp_path, POLL_DAGS, **airflow_env) as airflow:
+            airflow.wait_for_dag("attendee_poll_consumer")
+            httpx_get = __import__("httpx").get
+            httpx_get(
+                f"http://127.0.0.1:{airflow.port}/api/v2/monitor/health"
+            )  # the API server builds its app
+            deadline = time.monotonic() + 120
+            while not sim.admin.requests("GET /api/v1/bots"):  # the watcher's trigger is polling
+                assert time.monotonic() < deadline and not airflow.dead(), (
+                    f"no trigger polled; see {tmp_path}"
+                )
+                time.sleep(1)
+            os.environ["AIRFLOW_CONN_ATTENDEE_DEFAULT"] = sim.connection_json()
+            with AttendeeHook() as hook:
+                urls = ["https://meet.google.com/abc-defg-hij"] * 4 + [
+                    "https://meet.google.com/bcd-efgh-ijk",
+                    "https://meet.google.com/cde-fghi-jkl",
+                ]
+                bots = {hook.create_bot(u, bot_name="Poll").id for u in urls}
+            time.sleep(4)  # the trigger has seen them live
+            sim.admin.advance(3600)  # all six meetings end now
+            ended_at = time.monotonic()
+            while {p.name.split("__")[0] for p in out.iterdir()} < bots:
+                assert time.monotonic() - ended_at < 90, (
+                    f"processed {sorted(os.listdir(out))}; see {tmp_path}"
+                )
+                assert not airflow.dead(), f"{airflow.dead()} exited; see {tmp_path}"
+                time.sleep(0.5)
+            latency = time.monotonic() - ended_at
+            names = [p.name.split("__")[0] for p in out.iterdir()]
+            assert sorted(names) == sorted(bots), names  # each meeting exactly once
+            print(f"six meetings ending together processed {latency:.1f} s after they ended (poll every 1 s)")

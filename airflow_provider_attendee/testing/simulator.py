@@ -118,10 +118,26 @@ class AttendeeSimulator:
     ) -> None:
         self.webhooks.emit("bot.state_change", bot, bot_state_change(bot, old_state, kind, sub_type, at))
 
+    def _content_visible(self, bot: Any, item: Any) -> None:
+        """transcript.update (one utterance), participant_events.join_leave / speech_start_stop (one event),
+        with the same bodies the API lists them with."""
+        from airflow_provider_attendee.testing.app import _participant_event_body, _utterance_body
+        from airflow_provider_attendee.testing.state import ObservedEvent
+
+        if isinstance(item, ObservedEvent):
+            if item.event_type in ("join", "leave"):
+                self.webhooks.emit("participant_events.join_leave", bot, _participant_event_body(item))
+            elif item.event_type in ("speech_start", "speech_stop"):
+                self.webhooks.emit("participant_events.speech_start_stop", bot, _participant_event_body(item))
+        else:
+            self.webhooks.emit("transcript.update", bot, _utterance_body(item))
+
     def configure_webhooks(self, subscriptions: list[dict[str, Any]], secret: str) -> None:
         """Project-level webhook subscriptions (``[{"url", "triggers"}]``) and the project's secret (base64)."""
         base64.b64decode(secret, validate=True)  # a secret that is not base64 fails here, not in the sender
         self.webhooks.configure(parse_subscriptions(subscriptions), secret, pump=lambda: self.world.sync())
+        if self._content_visible not in self.world.content_listeners:  # meetings schedule their content then
+            self.world.content_listeners.append(self._content_visible)
 
     def add_scenario(self, scenario: Scenario | dict[str, Any] | str | Path) -> None:
         """Add a scenario's meetings (replacing those of the same URL) and calendars to the running world."""

@@ -240,6 +240,8 @@ class SimWorld:
         self.lock = threading.RLock()
         #: Called after each bot state change: (bot, old state, event type, event sub type, when).
         self.state_listeners: list[Callable[[SimBot, str, str, str | None, datetime], None]] = []
+        #: Called when a participant event or an utterance becomes visible: (bot, event or utterance).
+        self.content_listeners: list[Callable[[SimBot, Any], None]] = []
         self.rng = random.Random(seed)
         self.scenario = scenario or Scenario()
         self.bots: dict[str, SimBot] = {}
@@ -776,6 +778,10 @@ class SimWorld:
             ObservedEvent(self.new_id("pe_"), next(self._seq), person, kind, moment, created, data)
             for moment, created, person, kind, data in observed
         ]
+        if self.content_listeners:  # webhooks: each event and utterance when it becomes visible
+            items: list[ObservedEvent | Utterance] = [*bot.observed, *bot.utterances]
+            for item in items:
+                self.schedule(item.created_at, functools.partial(self._content_visible, bot, item))
         by_name = {p.name: p for p in people.values() if p.name}
         for line in meeting.chat:
             sender = (
@@ -794,6 +800,12 @@ class SimWorld:
             bot.transcription_state = "in_progress"
 
     # ------------------------------------------------------------------- what a bot observed
+    def _content_visible(self, bot: SimBot, item: Any, at: datetime) -> None:
+        moment = item.timestamp if isinstance(item, ObservedEvent) else item.start
+        if bot.in_meeting_window(moment) and not bot.data_deleted:
+            for listener in self.content_listeners:
+                listener(bot, item)
+
     def visible_events(self, bot: SimBot, now: datetime) -> list[ObservedEvent]:
         return [e for e in bot.observed if e.created_at <= now and bot.in_meeting_window(e.timestamp)]
 

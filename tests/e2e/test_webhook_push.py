@@ -115,3 +115,25 @@ def test_the_simulators_signature_is_the_one_the_receiver_verifies():
     assert not verify_webhook_signature(
         json.dumps(payload).encode(), sign(payload, base64.b64encode(b"x" * 32).decode()), SECRET
     )
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=120)
+def test_transcript_and_participant_webhooks_match_what_the_api_lists(attendee_simulator, receiver):
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+    triggers = ["transcript.update", "participant_events.join_leave", "participant_events.speech_start_stop"]
+    attendee_simulator.admin.set_webhooks([{"url": receiver, "triggers": triggers}], SECRET)
+    with AttendeeHook() as hook:
+        bot = hook.create_bot(MEETINGS[0], bot_name="Content")
+        assert wait_until(lambda: hook.get_bot(bot.id).state == "ended", timeout=60)
+        events = list(hook.list_participant_events(bot.id))
+        utterances = hook.get_transcript(bot.id)
+    assert wait_until(lambda: all(d["done"] for d in attendee_simulator.admin.webhook_deliveries()), 30)
+    sent = Counter(d["trigger"] for d in attendee_simulator.admin.webhook_deliveries() if d["delivered"])
+    kinds = Counter(e.event_type for e in events)
+    assert sent == {
+        "transcript.update": len(utterances),
+        "participant_events.join_leave": kinds["join"] + kinds["leave"],
+        "participant_events.speech_start_stop": kinds["speech_start"] + kinds["speech_stop"],
+    }
+    assert len(utterances) == 10 and kinds["join"] == 5

@@ -1,10 +1,11 @@
 """
 After every finished meeting: transcript and attendance report, with no polling DAG of its own.
 
-Scheduled on an Asset fed by ``AttendeeBotEventTrigger``: the triggerer watches Attendee and emits one
-event per bot that reached ``ended`` (any bot, e.g. those the calendar sync scheduled), and each event
-runs this DAG. Bot ids come from the triggering asset events; a manual run may pass
-``{"bot_ids": [...]}`` as conf instead.
+Scheduled on the asset ``attendee://bots/ended``: one event per bot that reached ``ended`` (any bot, e.g.
+those the calendar sync scheduled). The events come either pushed, from Attendee's webhooks through this
+provider's plugin on the API server (set ``ATTENDEE_EXAMPLE_EVENTS=push`` where the DAG is parsed, and point
+Attendee's webhook at ``/attendee/webhooks``), or polled by ``AttendeeBotEventTrigger`` in the triggerer (the
+default). Bot ids come from the triggering asset events; a manual run may pass ``{"bot_ids": [...]}``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from airflow_provider_attendee.operators.outputs import (
 )
 from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
 
+# Pushed events need no watcher; polling needs one (never both: each would emit every meeting).
+PUSHED = os.environ.get("ATTENDEE_EXAMPLE_EVENTS", "poll") == "push"
 finished_meetings = Asset(
     name="attendee_finished_meetings",
     uri="attendee://bots/ended",
-    watchers=[
+    watchers=[]
+    if PUSHED
+    else [
         AssetWatcher(
             name="attendee_bot_ended",
             trigger=AttendeeBotEventTrigger(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
+from airflow_provider_attendee._compat import conf
 from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeDestinationError,
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from airflow_provider_attendee.models import Bot
 
 log = logging.getLogger(__name__)
+
+#: Executors that run every task on this machine: the default local destination is safe with them.
+LOCAL_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
 
 
 def meeting_window_ms(bot: Bot) -> tuple[int | None, int | None]:
@@ -59,7 +63,17 @@ class _OutputOperator(AttendeeBaseOperator):
         if self.destination:
             return as_path(self.destination)
         ti = context["ti"]
-        return as_path(default_destination(ti.dag_id, ti.run_id, self.bot_id))
+        local = default_destination(ti.dag_id, ti.run_id, self.bot_id)
+        executor = self.executor or conf.get("core", "executor", fallback="LocalExecutor")
+        if not all(name.strip().rsplit(".", 1)[-1] in LOCAL_EXECUTORS for name in str(executor).split(",")):
+            self.log.warning(
+                "No destination given: writing to %s on this worker's own disk. With %s, tasks run on other "
+                "machines and cannot read it: set destination= to shared storage (s3://conn@bucket/prefix, "
+                "gs://..., or a mount every worker shares).",
+                local,
+                executor,
+            )
+        return as_path(local)
 
 
 class AttendeeTranscriptOperator(_OutputOperator):

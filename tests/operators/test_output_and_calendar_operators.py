@@ -10,6 +10,7 @@ import time
 import wave
 from datetime import datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -254,10 +255,21 @@ class TestTranscript:
             ).execute(context)
         assert blocker.read_text() == "not a folder"
 
-    def test_default_destination(self, finished_bot, context, monkeypatch, tmp_path):
+    @pytest.mark.parametrize(
+        ("executor", "warned"),
+        [("LocalExecutor", False), ("CeleryExecutor", True), ("LocalExecutor,KubernetesExecutor", True)],
+    )
+    def test_default_destination(self, finished_bot, context, monkeypatch, tmp_path, executor, warned):
+        """Local disk by default; with an executor that runs tasks on other machines, a warning says so."""
         monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-        result = AttendeeTranscriptOperator(task_id="t", bot_id=finished_bot).execute(context)
+        monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
+        operator = AttendeeTranscriptOperator(task_id="t", bot_id=finished_bot)
+        with patch.object(operator.log, "warning") as warning:
+            result = operator.execute(context)
         assert local(result["paths"]["json"]).is_relative_to(tmp_path / "attendee" / "test_dag")
+        assert warning.called is warned
+        if warned:
+            assert "shared storage" in warning.call_args.args[0] and executor in warning.call_args.args
 
     def test_bad_format(self):
         from airflow_provider_attendee.exceptions import AttendeeConfigurationError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
@@ -335,11 +336,13 @@ class SimulatorApp:
         async def endpoint(request: Request) -> Response:
             try:
                 self._authenticate(request)
-                if request.method == "POST" and not self.sim.allow_post(time.monotonic()):
+                wait = self.sim.throttle(time.monotonic()) if request.method == "POST" else None
+                if wait is not None:
+                    seconds = max(math.ceil(wait), 1)
                     return _json(
-                        {"detail": "Request was throttled. Expected available in 60 seconds."},
+                        {"detail": f"Request was throttled. Expected available in {seconds} seconds."},
                         429,
-                        {"Retry-After": "60"},
+                        {"Retry-After": str(seconds)},
                     )
                 return await handler(request)
             except SimError as err:

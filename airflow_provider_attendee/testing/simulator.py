@@ -88,6 +88,8 @@ class AttendeeSimulator:
         self.api_keys = {api_key}
         self.page_size = page_size
         self.post_rate_limit_per_minute = post_rate_limit_per_minute
+        #: The throttle's window (60 s on the server); benchmarks shrink it to scale time down.
+        self.rate_window_seconds = 60.0
         self.faults = FaultInjector(faults)
         self.counters = Counters()
         self._post_times: deque[float] = deque()
@@ -155,12 +157,13 @@ class AttendeeSimulator:
     def page_size_for(self, default: int) -> int:
         return self.page_size or default
 
-    def allow_post(self, now: float) -> bool:
-        """The real server's POST throttle (per project, per minute)."""
+    def throttle(self, now: float) -> float | None:
+        """The real server's POST throttle (DRF, per project, per minute): None when the POST may go
+        ahead, else the seconds until the oldest POST of the window leaves it (DRF's ``wait()``)."""
         with self._rate_lock:
-            while self._post_times and now - self._post_times[0] > 60.0:
+            while self._post_times and now - self._post_times[0] > self.rate_window_seconds:
                 self._post_times.popleft()
             if len(self._post_times) >= self.post_rate_limit_per_minute:
-                return False
+                return max(self.rate_window_seconds - (now - self._post_times[0]), 0.0)
             self._post_times.append(now)
-            return True
+            return None

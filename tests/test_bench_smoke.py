@@ -50,3 +50,11 @@ def test_event_poller_benchmark_smoke():
         6,
     ]  # and one look-up per finished meeting
     assert rows[1]["baseline_requests_per_poll"] == 3  # 65 ended bots: 3 pages of 25, on every poll
+
+
+def test_rate_limit_benchmark_smoke():
+    from bench import rate_limit
+
+    result = rate_limit.run(events=300, window=1.0, limit=100)  # the throttle binds: 3 windows at least
+    assert result["created"] == 300 and result["failed"] == 0 and result["created_twice"] == 0
+    assert result["throttled_429"] > 0 and 1.0 <= result["ratio_to_window_minimum"] < 2.5

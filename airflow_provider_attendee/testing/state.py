@@ -248,6 +248,8 @@ class SimWorld:
         self.calendars: dict[str, SimCalendar] = {}
         self.calendar_events: dict[str, SimCalendarEvent] = {}
         self.bots_created_by_dedup_key: Counter[str] = Counter()
+        #: deduplication key -> ids of the bots created with it (the key-in-use check without a scan)
+        self._bots_by_dedup_key: dict[str, list[str]] = {}
         #: Whether the project has Zoom App credentials (without them, every Zoom bot is a 400).
         self.zoom_credentials = True
         self.deleted_bot_ids: list[str] = []
@@ -490,8 +492,8 @@ class SimWorld:
             if meeting_url and not self.zoom_credentials and "zoom." in meeting_url.split("/")[2]:
                 raise SimError(400, {"error": ZOOM_CREDENTIALS_MISSING})
             if deduplication_key and any(
-                b.deduplication_key == deduplication_key and b.state not in FINISHED
-                for b in self.bots.values()
+                bot_id in self.bots and self.bots[bot_id].state not in FINISHED
+                for bot_id in self._bots_by_dedup_key.get(deduplication_key, ())
             ):
                 raise SimError(
                     400,
@@ -518,6 +520,7 @@ class SimWorld:
             self.bots[bot.id] = bot
             if deduplication_key:
                 self.bots_created_by_dedup_key[deduplication_key] += 1
+                self._bots_by_dedup_key.setdefault(deduplication_key, []).append(bot.id)
             if event is not None:
                 event.bot_ids.append(bot.id)
             if join_at:

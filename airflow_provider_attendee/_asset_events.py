@@ -28,7 +28,7 @@ _metadata = MetaData()
 deliveries = Table(
     "attendee_webhook_delivery",
     _metadata,
-    Column("idempotency_key", String(64), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
     Column("trigger", String(64), nullable=False),
     Column("bot_id", String(64), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),

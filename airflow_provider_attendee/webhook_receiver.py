@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
+from airflow_provider_attendee.exceptions import AttendeeConfigurationError
 from airflow_provider_attendee.webhooks import SIGNATURE_HEADER, verify_webhook_signature
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,12 @@ def create_app() -> Any:
             envelope = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return refuse(400, "body is not JSON")
-        if not verify_webhook_signature(body, signature, secret):
+        try:
+            authentic = verify_webhook_signature(body, signature, secret)
+        except AttendeeConfigurationError as err:  # the secret in the connection is not base64
+            log.error("Attendee webhook: connection %r: %s", conn_id, err)
+            return JSONResponse({"error": "the webhook secret cannot be read (see the API server log)"}, 503)
+        if not authentic:
             return refuse(401, "signature does not match the connection's webhook_secret")
         if (
             not isinstance(envelope, dict)

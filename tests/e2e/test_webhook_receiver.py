@@ -167,3 +167,13 @@ def test_the_plugin_is_served_by_the_airflow_api_server(airflow_db):
     app = create_app()
     mounted = {getattr(route, "path", None) for route in app.routes}
     assert "/attendee" in mounted
+
+
+def test_a_connection_without_a_usable_secret_answers_503_and_records_nothing(client, monkeypatch):
+    bot_id = f"bot_{uuid.uuid4().hex[:12]}"
+    for extra in ({}, {"webhook_secret": "not base64 !"}):
+        conn = {"conn_type": "attendee", "host": "http://127.0.0.1:9", "password": "k", "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+        answer = post(client, envelope(bot_id))
+        assert answer.status_code == 503 and "webhook secret" in answer.json()["error"]
+    assert events_for(bot_id) == []

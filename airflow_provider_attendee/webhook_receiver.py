@@ -22,7 +22,6 @@ import asyncio
 import json
 import logging
 import threading
-import time
 from functools import lru_cache
 from typing import Any
 
@@ -92,14 +91,14 @@ def webhook_secret(conn_id: str) -> str:
 
 
 _sweeper: threading.Thread | None = None
+_sweeper_stop = threading.Event()  # waited on between sweeps (never set in the API server)
 SWEEP_SECONDS = 1.0
 
 
 def _sweep_forever() -> None:
     from airflow_provider_attendee._asset_events import requeue_left_behind
 
-    while True:
-        time.sleep(SWEEP_SECONDS)
+    while not _sweeper_stop.wait(SWEEP_SECONDS):
         try:
             for dag_id in requeue_left_behind():
                 log.info("Queued %s again: the scheduler had left Attendee asset events behind", dag_id)

@@ -112,3 +112,22 @@ def count_verdict(
             "message": f"{count} present satisfies {comparison} {threshold}.",
         }
     return None
+
+
+def waiting_for_state(bot: Bot, target_states: Iterable[str]) -> str:
+    """The log line of a bot-state wait that goes on (the same in every mode)."""
+    return f"Bot {bot.id} is {bot.state}; waiting for {', '.join(target_states)}"
+
+
+def waiting_for_transcript(bot: Bot, require_recording: bool) -> str:
+    """The log line of a transcript wait that goes on."""
+    return (
+        f"Bot {bot.id}: transcription {bot.transcription_state}, recording {bot.recording_state}; "
+        f"waiting for the transcript{' and the recording' if require_recording else ''}"
+    )
+
+
+def waiting_for_count(bot: Bot, tracker: PresenceTracker, threshold: int, comparison: str) -> str:
+    """The log line of a participant-count wait that goes on."""
+    present = ", ".join(tracker.present_names) or "nobody"
+    return f"Bot {bot.id} is {bot.state}; {tracker.count} present ({present}); waiting for {comparison} {threshold}"

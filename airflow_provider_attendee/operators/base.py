@@ -88,7 +88,7 @@ class AttendeeWaitingOperator(AttendeeBaseOperator):
     ) -> dict[str, Any]:
         """Return once the bot is in a target state; defers (same trigger as the sensor) if deferrable."""
         from airflow_provider_attendee.triggers.attendee import AttendeeBotStateTrigger
-        from airflow_provider_attendee.verdicts import bot_summary, evaluate_bot_state
+        from airflow_provider_attendee.verdicts import bot_summary, evaluate_bot_state, waiting_for_state
 
         targets, failures = resolve_states(target_states, failure_states)
         bot = self.hook.get_bot(bot_id)
@@ -118,7 +118,7 @@ class AttendeeWaitingOperator(AttendeeBaseOperator):
                     f"Bot {bot_id} is still {bot.state} after {self.wait_timeout:g}s waiting for "
                     f"{', '.join(targets)}."
                 )
-            self.log.info("Bot %s is %s; waiting for %s", bot_id, bot.state, ", ".join(targets))
+            self.log.info(waiting_for_state(bot, targets))
             time.sleep(self.poke_interval)
             bot = self.hook.get_bot(bot_id)
 

@@ -139,13 +139,13 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
             resolve_states(target_states, failure_states)  # a typo fails at parse time; templates at run time
 
     def check(self, context: Context) -> dict[str, Any] | None:
-        from airflow_provider_attendee.verdicts import evaluate_bot_state
+        from airflow_provider_attendee.verdicts import evaluate_bot_state, waiting_for_state
 
         target, failure = resolve_states(self.target_states, self.failure_states)
         bot = self.hook.get_bot(self.bot_id)
         verdict = evaluate_bot_state(bot, target, failure)
         if verdict is None:
-            self.log.info("Bot %s is %s; waiting for %s", bot.id, bot.state, ", ".join(target))
+            self.log.info(waiting_for_state(bot, target))
             return None
         status, message = verdict
         if status == "failure":
@@ -178,18 +178,16 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
         self.require_recording = require_recording
 
     def check(self, context: Context) -> dict[str, Any] | None:
-        from airflow_provider_attendee.verdicts import bot_summary, evaluate_transcript
+        from airflow_provider_attendee.verdicts import (
+            bot_summary,
+            evaluate_transcript,
+            waiting_for_transcript,
+        )
 
         bot = self.hook.get_bot(self.bot_id)
         verdict = evaluate_transcript(bot, self.require_recording)
         if verdict is None:
-            self.log.info(
-                "Bot %s: transcription %s, recording %s; waiting for the transcript%s",
-                bot.id,
-                bot.transcription_state,
-                bot.recording_state,
-                " and the recording" if self.require_recording else "",
-            )
+            self.log.info(waiting_for_transcript(bot, self.require_recording))
             return None
         status, message = verdict
         if status == "failure":
@@ -264,7 +262,7 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
 
     def check(self, context: Context) -> dict[str, Any] | None:
         from airflow_provider_attendee.presence import PresenceTracker
-        from airflow_provider_attendee.verdicts import count_verdict
+        from airflow_provider_attendee.verdicts import count_verdict, waiting_for_count
 
         threshold, comparison = validate_threshold(self.threshold, self.comparison)
         if self._tracker is None:
@@ -273,13 +271,7 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
         self._tracker.apply(self.hook.list_participant_events(self.bot_id, after=self._tracker.read_after()))
         payload = count_verdict(bot, self._tracker, threshold, comparison)
         if payload is None:
-            self.log.info(
-                "%d present (%s); waiting for %s %d",
-                self._tracker.count,
-                ", ".join(self._tracker.present_names) or "nobody",
-                comparison,
-                threshold,
-            )
+            self.log.info(waiting_for_count(bot, self._tracker, threshold, comparison))
             return None
         if payload["status"] == "failure":
             raise AttendeeBotFailedError(payload["message"])

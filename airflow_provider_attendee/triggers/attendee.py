@@ -38,6 +38,9 @@ from airflow_provider_attendee.verdicts import (
     count_verdict,
     evaluate_bot_state,
     evaluate_transcript,
+    waiting_for_count,
+    waiting_for_state,
+    waiting_for_transcript,
 )
 
 TRANSIENT_ERRORS = (
@@ -62,6 +65,13 @@ def retry_delay(errors: int, interval: float, error: BaseException) -> float:
         return max(error.retry_after, 0.0) + random.uniform(0, 1)
     ceiling = min(interval, 2.0**errors)
     return ceiling * random.uniform(0.5, 1.0)
+
+
+async def back_off(log: Any, errors: int, limit: int, interval: float, error: BaseException) -> None:
+    """Log the ``errors``-th transient error in a row and wait before the next poll (``retry_delay``)."""
+    delay = retry_delay(errors, interval, error)
+    log.warning("Transient Attendee error %d/%d, polling again in %.1fs: %s", errors, limit, delay, error)
+    await asyncio.sleep(delay)
 
 
 def single_attempt_hook(conn_id: str) -> AttendeeHook:
@@ -112,15 +122,7 @@ class AttendeePollingTrigger(BaseTrigger):
                         self._error(f"gave up after {errors} transient errors in a row: {err}")
                     )
                     return
-                delay = retry_delay(errors, self.poll_interval, err)
-                self.log.warning(
-                    "Transient Attendee error %d/%d, polling again in %.1fs: %s",
-                    errors,
-                    self.max_transient_errors,
-                    delay,
-                    err,
-                )
-                await asyncio.sleep(delay)
+                await back_off(self.log, errors, self.max_transient_errors, self.poll_interval, err)
                 continue
             except AttendeeError as err:
                 yield TriggerEvent(self._error(str(err)))
@@ -165,7 +167,7 @@ class AttendeeBotStateTrigger(AttendeePollingTrigger):
         bot = await hook.aget_bot(self.bot_id)
         verdict = evaluate_bot_state(bot, self.target_states, self.failure_states)
         if verdict is None:
-            self.log.info("Bot %s is %s; waiting for %s", bot.id, bot.state, ", ".join(self.target_states))
+            self.log.info(waiting_for_state(bot, self.target_states))
             return None
         status, message = verdict
         return {"status": status, "message": message, **bot_summary(bot)}
@@ -192,13 +194,7 @@ class AttendeeTranscriptReadyTrigger(AttendeePollingTrigger):
         bot = await hook.aget_bot(self.bot_id)
         verdict = evaluate_transcript(bot, self.require_recording)
         if verdict is None:
-            self.log.info(
-                "Bot %s: transcription %s, recording %s; waiting for the transcript%s",
-                bot.id,
-                bot.transcription_state,
-                bot.recording_state,
-                " and the recording" if self.require_recording else "",
-            )
+            self.log.info(waiting_for_transcript(bot, self.require_recording))
             return None
         status, message = verdict
         return {"status": status, "message": message, **bot_summary(bot)}
@@ -259,15 +255,7 @@ class AttendeeParticipantCountTrigger(AttendeePollingTrigger):
         self.tracker.apply(events)
         verdict = count_verdict(bot, self.tracker, self.threshold, self.comparison)
         if verdict is None:
-            self.log.info(
-                "Bot %s is %s; %d present (%s); waiting for %s %d",
-                bot.id,
-                bot.state,
-                self.tracker.count,
-                ", ".join(self.tracker.present_names) or "nobody",
-                self.comparison,
-                self.threshold,
-            )
+            self.log.info(waiting_for_count(bot, self.tracker, self.threshold, self.comparison))
         return verdict
 
     def _error(self, message: str) -> dict[str, Any]:
@@ -420,15 +408,7 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
                 errors += 1
                 if errors > self.max_transient_errors:
                     raise
-                delay = retry_delay(errors, self.poll_interval, err)
-                self.log.warning(
-                    "Transient Attendee error %d/%d, polling again in %.1fs: %s",
-                    errors,
-                    self.max_transient_errors,
-                    delay,
-                    err,
-                )
-                await asyncio.sleep(delay)
+                await back_off(self.log, errors, self.max_transient_errors, self.poll_interval, err)
                 continue
             for bot in finished:
                 self.log.info("Bot %s reached %s", bot.id, bot.state)

@@ -121,81 +121,23 @@ class RealAirflow:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_meeting_pipeline_in_a_real_airflow(tmp_path):
-    port = free_port()
     with start_simulator(scenario="demo", time_scale=60, api_key=f"e2e-{secrets.token_hex(8)}") as sim:
-        env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(tmp_path),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        airflow_env = {
             "AIRFLOW_CONN_ATTENDEE_DEFAULT": sim.connection_json(),
             "ATTENDEE_EXAMPLE_POLL_SECONDS": "1",
         }
-        airflow = [sys.executable, "-m", "airflow"]
-        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-        subprocess.run(
-            [*airflow, "pools", "set", "attendee_api", "8", "Attendee"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        logs = {
-            name: open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed in the finally below)
-            for name in ("api-server", "scheduler", "dag-processor", "triggerer")
-        }
-        processes = {
-            name: subprocess.Popen(
-                [*airflow, name], env=env, stdout=logs[name], stderr=subprocess.STDOUT, start_new_session=True
-            )
-            for name in logs
-        }
-        try:
-            deadline = time.monotonic() + 180
-            while True:  # wait until the dag-processor has parsed and serialized the DAG
-                listed = subprocess.run(
-                    [*airflow, "dags", "list", "-o", "json"], env=env, capture_output=True, text=True
-                )
-                if any(d.get("dag_id") == DAG_ID for d in parse_json_list(listed.stdout)):
-                    break
-                dead = [n for n, p in processes.items() if p.poll() is not None]
-                assert not dead and time.monotonic() < deadline, (
-                    f"DAG not serialized; dead: {dead}; see {tmp_path}"
-                )
-                time.sleep(2)
-            subprocess.run([*airflow, "dags", "unpause", DAG_ID], env=env, check=True, capture_output=True)
+        with RealAirflow(tmp_path, EXAMPLES, **airflow_env) as airflow:
+            airflow.wait_for_dag(DAG_ID)
             conf = json.dumps({"meeting_url": "https://meet.google.com/abc-defg-hij", "min_participants": 4})
-            subprocess.run(
-                [*airflow, "dags", "trigger", DAG_ID, "--conf", conf],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
+            airflow.cli("dags", "trigger", DAG_ID, "--conf", conf)
             state, deadline = None, time.monotonic() + 300
             while state not in ("success", "failed"):
                 assert time.monotonic() < deadline, f"the run did not finish: {state}"
                 time.sleep(3)
-                runs = subprocess.run(
-                    [*airflow, "dags", "list-runs", DAG_ID, "-o", "json"],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                )
+                runs = airflow.cli("dags", "list-runs", DAG_ID, "-o", "json", check=False)
                 parsed = parse_json_list(runs.stdout) if runs.returncode == 0 else []
                 state = parsed[0]["state"] if parsed else None
-                dead = [n for n, p in processes.items() if p.poll() is not None]
-                assert not dead, f"{dead} exited; see {tmp_path}"
+                assert not airflow.dead(), f"{airflow.dead()} exited; see {tmp_path}"
             assert state == "success", f"run {state}; logs in {tmp_path}"
             # At least one sensor deferred: its trigger ran in the triggerer process and fired.
             trigger_logs = list((tmp_path / "logs").rglob("*.trigger.*.log"))
@@ -206,17 +148,6 @@ def test_meeting_pipeline_in_a_real_airflow(tmp_path):
             assert sim.admin.counters()["requests"]["GET /api/v1/bots/{bot_id}/participant_events"] >= 2
             everything = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*.log"))
             assert sim.api_key not in everything  # the key is in no task, trigger or process log
-        finally:
-            for process in processes.values():
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-            for process in processes.values():
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-            for log in logs.values():
-                log.close()
 
 
 POST_MEETING = "attendee_post_meeting"

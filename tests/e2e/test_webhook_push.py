@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 import uvicorn
 
-from tests.e2e.test_webhook_receiver import SECRET, events_for
+from tests.e2e.test_webhook_receiver import SECRET, events_for, webhook_connection
 
 MEETINGS = [
     "https://meet.google.com/abc-defg-hij",  # the demo's product sync, and generated meetings
@@ -27,13 +27,7 @@ def receiver(airflow_db, monkeypatch):
     """The receiver app on a free port (uvicorn in a thread), verifying with SECRET."""
     from airflow_provider_attendee.webhook_receiver import create_app
 
-    conn = {
-        "conn_type": "attendee",
-        "host": "http://127.0.0.1:9",
-        "password": "k",
-        "extra": {"webhook_secret": SECRET},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_WEBHOOKS", json.dumps(conn))
+    webhook_connection(monkeypatch, "attendee_webhooks")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -15,19 +15,24 @@ from airflow_provider_attendee.webhooks import SIGNATURE_HEADER, sign_payload
 SECRET = base64.b64encode(b"attendee-test-webhook-secret-32b").decode()
 
 
+def webhook_connection(monkeypatch, conn_id: str = "attendee_default", extra: dict | None = None) -> None:
+    """An Attendee connection whose webhook_secret is SECRET (or the given extra)."""
+    conn = {
+        "conn_type": "attendee",
+        "host": "http://127.0.0.1:9",
+        "password": "k",
+        "extra": {"webhook_secret": SECRET} if extra is None else extra,
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
 @pytest.fixture
 def client(airflow_db, monkeypatch):
     from fastapi.testclient import TestClient
 
     from airflow_provider_attendee.webhook_receiver import create_app
 
-    conn = {
-        "conn_type": "attendee",
-        "host": "http://127.0.0.1:9",
-        "password": "k",
-        "extra": {"webhook_secret": SECRET},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+    webhook_connection(monkeypatch)
     return TestClient(create_app())
 
 
@@ -172,8 +177,7 @@ def test_the_plugin_is_served_by_the_airflow_api_server(airflow_db):
 def test_a_connection_without_a_usable_secret_answers_503_and_records_nothing(client, monkeypatch):
     bot_id = f"bot_{uuid.uuid4().hex[:12]}"
     for extra in ({}, {"webhook_secret": "not base64 !"}):
-        conn = {"conn_type": "attendee", "host": "http://127.0.0.1:9", "password": "k", "extra": extra}
-        monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+        webhook_connection(monkeypatch, extra=extra)
         answer = post(client, envelope(bot_id))
         assert answer.status_code == 503 and "webhook secret" in answer.json()["error"]
     assert events_for(bot_id) == []

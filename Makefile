@@ -11,12 +11,16 @@ AIRFLOW_LOWEST ?= apache-airflow==3.1.0
 LOWEST_CONSTRAINTS ?= ci/constraints-airflow-3.1.0.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-latest test-lowest lint bench clean check-fixtures sync-fixtures
+.PHONY: demo test services test-latest test-lowest lint bench clean check-fixtures sync-fixtures
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python scripts/demo.py
 
-test: lint test-latest test-lowest
+test: lint services test-latest test-lowest
+
+# PostgreSQL and Redis (Debian packages) for the Celery deployment test; installed when running as root.
+services:
+	bash scripts/install-services.sh
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -48,7 +52,7 @@ bench: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test,lint,report]" "$(AIRFLOW_LATEST)"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,lint,report,scale]" "$(AIRFLOW_LATEST)"
 	touch $@
 
 $(VENV_LOWEST)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)

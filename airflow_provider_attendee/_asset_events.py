@@ -37,6 +37,29 @@ deliveries = Table(
 
 _created_for: set[int] = set()
 _create_lock = threading.Lock()
+_models_lock = threading.Lock()
+_models_loaded = False
+
+
+def load_models() -> None:
+    """Import and configure Airflow's ORM models once, in one thread: deliveries are handled in a thread
+    pool, and concurrent first imports deadlock (a model module's import lock against SQLAlchemy's
+    configure mutex; seen with Attendee delivering webhooks concurrently). Configuring first takes the
+    mutex before the imports, in the order Airflow's own ``before_configured`` hook does. Idempotent."""
+    global _models_loaded
+    with _models_lock:
+        if not _models_loaded:
+            from airflow.models import import_all_models
+            from sqlalchemy.orm import configure_mappers
+
+            configure_mappers()
+            import_all_models()  # the asset models' mappers refer to others (Trigger, DagModel)
+            import airflow.assets.manager
+            import airflow.models.asset
+            import airflow.models.dagrun
+            import airflow.utils.session  # noqa: F401
+
+            _models_loaded = True
 
 
 class DuplicateDelivery(Exception):
@@ -62,12 +85,10 @@ def record_delivery(
     """Store the delivery and one asset event per known asset URI, atomically. Returns the URIs that got an
     event (an asset no DAG is scheduled on does not exist in Airflow, so it gets none). Raises
     ``DuplicateDelivery`` when the key was recorded before (nothing is stored then)."""
+    load_models()
     from airflow.assets.manager import asset_manager
-    from airflow.models import import_all_models
     from airflow.models.asset import AssetModel
     from airflow.utils.session import create_session
-
-    import_all_models()  # the ORM mappers of the asset models refer to others (Trigger, DagModel)
 
     with create_session() as session:
         _ensure_table(session)
@@ -104,13 +125,12 @@ def requeue_left_behind(grace: timedelta = timedelta(seconds=0.5)) -> list[str]:
     """Queue again every DAG scheduled on an ``attendee://`` asset that has events no run consumed (newer
     than its latest asset-triggered run, older than ``grace``) and nothing queued: the scheduler then
     creates a run that consumes them. Returns the DAG ids queued."""
-    from airflow.models import import_all_models
+    load_models()
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel, DagScheduleAssetReference
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.types import DagRunType
 
-    import_all_models()
     queued: list[str] = []
     cutoff = datetime.now(timezone.utc) - grace
     with create_session() as session:

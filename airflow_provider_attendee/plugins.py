@@ -11,12 +11,13 @@ from airflow.plugins_manager import AirflowPlugin
 
 class StartSweeper:
     """A pass-through ASGI middleware of the API server's root app: building it (in the API server only,
-    never in schedulers or workers) starts the sweeper."""
+    never in schedulers or workers, before it serves) readies the receiver and starts the sweeper."""
 
     def __init__(self, app: Any) -> None:
-        from airflow_provider_attendee.webhook_receiver import start_sweeper
+        from airflow_provider_attendee.webhook_receiver import prepare, start_sweeper
 
         self.app = app
+        prepare()
         start_sweeper()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

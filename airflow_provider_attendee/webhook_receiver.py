@@ -76,6 +76,23 @@ def event_extra(envelope: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_prepare_lock = threading.Lock()
+_prepared = False
+
+
+def prepare() -> None:
+    """Import what a delivery needs, once and in one thread. Deliveries are handled in a thread pool, and
+    concurrent first imports (Attendee delivers webhooks concurrently) deadlock on Python's module locks."""
+    global _prepared
+    with _prepare_lock:
+        if not _prepared:
+            from airflow_provider_attendee import _asset_events
+            from airflow_provider_attendee.hooks import attendee  # noqa: F401
+
+            _asset_events.load_models()
+            _prepared = True
+
+
 def webhook_secret(conn_id: str) -> str:
     """The connection's ``webhook_secret`` extra (the project's secret, base64, from Attendee's settings)."""
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
@@ -139,6 +156,8 @@ def create_app() -> Any:
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             return refuse(401, f"no {SIGNATURE_HEADER} header")
+        if not _prepared:
+            await asyncio.to_thread(prepare)
         try:
             secret = await asyncio.to_thread(webhook_secret, conn_id)
         except Exception as err:

@@ -19,6 +19,8 @@ TARGETS = {
     "fan-out: TCP connections": ("<=", 8),
     "fan-out: requests per bot per interval": ("<=", 1.0),
     "event trigger: requests per quiet poll, most history": ("<=", 2),
+    "push: s from ended to DAG run, p95": ("<=", 5.0),
+    "push: API requests per finished meeting": ("==", 0),
     "parse: ms after airflow.sdk": ("<=", 50.0),
     "report: events per second": (">=", 500_000),
 }
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="attendee-bench-"))
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    from bench import calendar_sync, event_poller, fanout, parse_time, report_speed
+    from bench import calendar_sync, event_latency, event_poller, fanout, parse_time, report_speed
     from bench.common import print_table, save
 
     quick = args.quick
@@ -52,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     fanout.report(fan)
     poller = event_poller.run((0, 100) if quick else (0, 1_000, 10_000))
     event_poller.report(poller)
+    latency = [
+        event_latency.run(mode, meetings=8 if quick else 60, poll_interval=10.0) for mode in ("push", "poll")
+    ]
+    event_latency.report(latency)
     parse = parse_time.run(runs=2 if quick else 15)
     parse_time.report(parse)
     report = report_speed.run(count=20_000 if quick else 1_000_000)
@@ -67,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         "fan-out: TCP connections": fan["ours"]["tcp_connections"],
         "fan-out: requests per bot per interval": fan["ours"]["requests_per_bot_per_interval"],
         "event trigger: requests per quiet poll, most history": poller["rows"][-1]["quiet_poll_requests"],
+        "push: s from ended to DAG run, p95": latency[0]["p95_s"],
+        "push: API requests per finished meeting": latency[0]["api_requests_per_meeting"],
         "parse: ms after airflow.sdk": parse["ours_median_ms"],
         "report: events per second": report["ours"]["events_per_s"],
     }
@@ -87,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             "calendar_sync_concurrency_16": calendar16,
             "fanout": fan,
             "event_poller": poller,
+            "event_latency": latency,
             "parse_time": parse,
             "report_speed": report,
             "targets": {r[0]: {"measured": r[1], "target": r[2], "met": r[3]} for r in rows},

@@ -1,7 +1,8 @@
 """Webhook delivery as the real server does it (bots/webhook_utils.py, deliver_webhook_task.py): project-level
 and per-bot subscriptions (a bot's own ``webhooks`` replace the project's), the real envelope
 ``{idempotency_key, bot_id, bot_metadata, trigger, data}``, signed with the project's secret
-(``X-Webhook-Signature``), a 10 s timeout and up to 3 attempts with exponential backoff.
+(``X-Webhook-Signature``), a 10 s timeout and up to 3 attempts with exponential backoff. Each delivery
+is its own Celery task there, so deliveries go out concurrently: here, ``SENDERS`` threads.
 
 Deliberate difference: ``http://`` URLs are accepted (the real server requires https), so a local Airflow
 can receive them. While subscriptions exist, a pump moves the simulated world forward every 100 ms, so
@@ -39,6 +40,7 @@ def sign(payload: Any, secret: str) -> str:
 
 TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 3
+SENDERS = 4
 USER_AGENT = "Attendee-Webhook/1.0"
 
 
@@ -55,6 +57,7 @@ class Delivery:
     url: str
     envelope: dict[str, Any]
     attempts: list[int | str] = field(default_factory=list)  # HTTP statuses, or the transport error
+    seconds: list[float] = field(default_factory=list)  # how long each attempt took
     delivered: bool = False
     done: bool = False
 
@@ -65,6 +68,7 @@ class Delivery:
             "trigger": self.envelope["trigger"],
             "bot_id": self.envelope.get("bot_id"),
             "attempts": list(self.attempts),
+            "seconds": [round(t, 4) for t in self.seconds],
             "delivered": self.delivered,
             "done": self.done,
         }
@@ -97,7 +101,7 @@ def bot_state_change(
 
 
 class WebhookDeliverer:
-    """Sends queued webhooks from one background thread, with the real server's retry policy."""
+    """Sends queued webhooks from ``SENDERS`` background threads, with the real server's retry policy."""
 
     def __init__(self, backoff_seconds: float = 1.0) -> None:
         self.project: list[Subscription] = []
@@ -106,9 +110,9 @@ class WebhookDeliverer:
         self.deliveries: list[Delivery] = []
         self._queue: queue.Queue[tuple[float, Delivery] | None] = queue.Queue()
         self._lock = threading.Lock()
-        self._client = httpx.Client(timeout=TIMEOUT_SECONDS)
-        self._sender = threading.Thread(target=self._send_loop, name="sim-webhooks", daemon=True)
-        self._sender.start()
+        self._client = httpx.Client(timeout=TIMEOUT_SECONDS, limits=httpx.Limits(max_connections=SENDERS))
+        for number in range(SENDERS):
+            threading.Thread(target=self._send_loop, name=f"sim-webhooks-{number}", daemon=True).start()
         self._pump: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -153,7 +157,8 @@ class WebhookDeliverer:
 
     def close(self) -> None:
         self._stop.set()
-        self._queue.put(None)
+        for _ in range(SENDERS):
+            self._queue.put(None)
         self._client.close()
 
     def _pump_loop(self, pump: Callable[[], Any]) -> None:
@@ -186,10 +191,12 @@ class WebhookDeliverer:
             "User-Agent": USER_AGENT,
             SIGNATURE_HEADER: sign(delivery.envelope, secret),
         }
+        started = time.monotonic()
         try:
             status: int | str = self._client.post(delivery.url, content=body, headers=headers).status_code
         except httpx.HTTPError as err:
             status = type(err).__name__
+        delivery.seconds.append(time.monotonic() - started)
         delivery.attempts.append(status)
         if isinstance(status, int) and 200 <= status < 300:
             delivery.delivered = delivery.done = True

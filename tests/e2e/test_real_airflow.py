@@ -10,112 +10,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_attendee.testing import start_simulator
+from airflow_provider_attendee.testing.real_airflow import RealAirflow, parse_json_list
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 DAG_ID = "attendee_meeting_pipeline"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def parse_json_list(output: str) -> list[dict]:
-    """The JSON array in a CLI's output (log lines may come before it)."""
-    for line in output.splitlines():
-        if line.startswith("["):
-            return list(json.loads(line))
-    return []
-
-
-class RealAirflow:
-    """api-server, scheduler, dag-processor and triggerer as separate processes on a throwaway home."""
-
-    def __init__(self, tmp_path: Path, dags_folder: Path, **env: str) -> None:
-        self.tmp_path, self.port = tmp_path, free_port()
-        self.env = {
-            **os.environ,
-            "AIRFLOW_HOME": str(tmp_path),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            **env,
-        }
-        self.airflow = [sys.executable, "-m", "airflow"]
-        self.processes: dict[str, subprocess.Popen] = {}
-        self.logs: dict[str, Any] = {}
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [*self.airflow, *args], env=self.env, check=check, capture_output=True, text=True
-        )
-
-    def start(self, name: str) -> None:
-        log = self.logs.get(name) or open(self.tmp_path / f"{name}.log", "a")  # noqa: SIM115 (closed in stop_all)
-        self.logs[name] = log
-        self.processes[name] = subprocess.Popen(
-            [*self.airflow, name], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-    def __enter__(self) -> RealAirflow:
-        self.cli("db", "migrate")
-        for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
-            self.start(name)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for name in list(self.processes):
-            self.stop(name)
-        for log in self.logs.values():
-            log.close()
-
-    def dead(self) -> list[str]:
-        return [n for n, p in self.processes.items() if p.poll() is not None]
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
-        """Until the dag-processor has parsed and serialized the DAG; then unpause it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            listed = self.cli("dags", "list", "-o", "json", check=False)
-            if any(d.get("dag_id") == dag_id for d in parse_json_list(listed.stdout)):
-                break
-            assert not self.dead() and time.monotonic() < deadline, (
-                f"DAG not serialized; dead: {self.dead()}; see {self.tmp_path}"
-            )
-            time.sleep(2)
-        self.cli("dags", "unpause", dag_id)
 
 
 @pytest.mark.slow

@@ -24,10 +24,12 @@ MEETINGS = [
 
 @pytest.fixture
 def receiver(airflow_db, monkeypatch):
-    """The receiver app on a free port (uvicorn in a thread), verifying with SECRET."""
-    from airflow_provider_attendee.webhook_receiver import create_app
+    """The receiver app on a free port (uvicorn in a thread), verifying with SECRET; readied before it
+    serves, as the plugin does in the API server (this test's own thread imports Airflow's models too)."""
+    from airflow_provider_attendee.webhook_receiver import create_app, prepare
 
     webhook_connection(monkeypatch, "attendee_webhooks")
+    prepare()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

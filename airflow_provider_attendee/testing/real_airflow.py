@@ -1,0 +1,188 @@
+"""A real Airflow for end-to-end tests and benchmarks: each component a separate process on a throwaway
+``AIRFLOW_HOME``, started the way a user starts them (``airflow api-server``, ``airflow scheduler``...).
+
+::
+
+    with RealAirflow(tmp_path, dags_folder, AIRFLOW_CONN_ATTENDEE_DEFAULT=sim.connection_json()) as af:
+        af.wait_for_dag("attendee_meeting_pipeline")
+        af.cli("dags", "trigger", "attendee_meeting_pipeline")
+        af.wait_for_runs("attendee_meeting_pipeline", count=1)
+
+Everything started is stopped on exit (process groups: a component's children go with it), also when the
+body fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+#: The components a LocalExecutor deployment runs.
+LOCAL_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def parse_json_list(output: str) -> list[dict[str, Any]]:
+    """The JSON array in a CLI's output (log lines may come before it)."""
+    for line in output.splitlines():
+        if line.startswith("["):
+            return list(json.loads(line))
+    return []
+
+
+class RealAirflow:
+    """Airflow components as separate processes on a throwaway home.
+
+    ``env`` entries are added to the components' environment (``AIRFLOW__...`` settings, connections);
+    ``components`` are started on enter, after ``airflow db migrate``.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        dags_folder: Path,
+        *,
+        components: Sequence[str] = LOCAL_COMPONENTS,
+        **env: str,
+    ) -> None:
+        self.home, self.port, self.components = home, free_port(), tuple(components)
+        self.env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **env,
+        }
+        self.airflow = [sys.executable, "-m", "airflow"]
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, IO[str]] = {}
+
+    @property
+    def url(self) -> str:
+        """The API server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``airflow <args>`` in this deployment's environment."""
+        return subprocess.run(
+            [*self.airflow, *args], env=self.env, check=check, capture_output=True, text=True
+        )
+
+    def start(
+        self,
+        name: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        """Start ``airflow <args>`` (default ``airflow <name>``) as the component ``name``; its output goes
+        to ``<home>/<name>.log``. ``env`` adds to or overrides this deployment's environment for it."""
+        log = self.logs.get(name) or open(self.home / f"{name}.log", "a")  # noqa: SIM115 (closed on exit)
+        self.logs[name] = log
+        self.processes[name] = subprocess.Popen(
+            [*self.airflow, *(args or (name,))],
+            env={**self.env, **(env or {})},
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self, name: str) -> None:
+        """Stop a component and everything it started (SIGTERM, then SIGKILL after 30 s)."""
+        process = self.processes.pop(name)
+        try:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        with contextlib.suppress(ProcessLookupError):  # children that outlived it (task runners, pools)
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def __enter__(self) -> RealAirflow:
+        migrated = self.cli("db", "migrate", check=False)
+        if migrated.returncode:
+            raise RuntimeError(
+                f"airflow db migrate failed:\n{migrated.stdout[-3000:]}{migrated.stderr[-3000:]}"
+            )
+        try:
+            for name in self.components:
+                self.start(name)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+        for log in self.logs.values():
+            log.close()
+
+    def dead(self) -> list[str]:
+        """Components that exited."""
+        return [n for n, p in self.processes.items() if p.poll() is not None]
+
+    def assert_alive(self) -> None:
+        assert not self.dead(), f"{self.dead()} exited; see the logs in {self.home}"
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+        """Until the dag-processor has parsed and serialized the DAG; then unpause it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = self.cli("dags", "list", "-o", "json", check=False)
+            if any(d.get("dag_id") == dag_id for d in parse_json_list(listed.stdout)):
+                break
+            self.assert_alive()
+            assert time.monotonic() < deadline, f"{dag_id} was not serialized; see {self.home}"
+            time.sleep(2)
+        self.cli("dags", "unpause", dag_id)
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's runs (``airflow dags list-runs``), newest first."""
+        listed = self.cli("dags", "list-runs", dag_id, "-o", "json", check=False)
+        return parse_json_list(listed.stdout) if listed.returncode == 0 else []
+
+    def wait_for_runs(self, dag_id: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
+        """Until ``count`` runs of the DAG have finished (success or failed); their list."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = self.runs(dag_id)
+            done = [r for r in runs if r["state"] in ("success", "failed")]
+            if len(done) >= count:
+                return runs
+            self.assert_alive()
+            assert time.monotonic() < deadline, f"{dag_id}: {runs}; see {self.home}"
+            time.sleep(2)

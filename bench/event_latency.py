@@ -1,0 +1,210 @@
+"""Push against poll, in a real Airflow: how soon a finished meeting gets its DAG run, and what it costs.
+
+A real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor on SQLite) runs
+``bench/dags/attendee_bench_finished.py``, scheduled on ``attendee://bots/ended``. The simulator holds
+``meetings`` bots in their meetings and ends them in groups (1 to 6 in the same instant, a second or two
+apart), as a day of meetings ends. For each bot: the time from the ``ended`` state change in the simulator
+to the creation of the DAG run that consumed its asset event (``dag_run.created_at``, read from Airflow's
+database), and the Attendee API requests made meanwhile.
+
+- push: the simulator delivers signed ``bot.state_change`` webhooks to the plugin on the API server.
+- poll: ``AttendeeBotEventTrigger`` in the triggerer, every ``poll_interval`` seconds.
+
+Run: ``python -m bench.event_latency [--meetings 60] [--poll-interval 10]`` (``make bench`` runs it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import secrets
+import sqlite3
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import print_table, save, simulator_process, use_connection
+
+DAGS = Path(__file__).resolve().parent / "dags"
+DAG_ID = "attendee_bench_finished"
+GROUP_SIZES = (1, 1, 1, 2, 3, 6)
+MEETING_URLS = (
+    "https://meet.google.com/abc-defg-hij",
+    "https://meet.google.com/bcd-efgh-ijk",
+    "https://meet.google.com/cde-fghi-jkl",
+)
+
+
+def epoch(value: object) -> float:
+    """A UTC time as Airflow stores it in SQLite, in seconds since the epoch."""
+    return datetime.fromisoformat(str(value)).replace(tzinfo=timezone.utc).timestamp()
+
+
+def recorded(home: Path) -> dict[str, float]:
+    """Bot id -> when its first asset event was recorded (epoch s)."""
+    db = sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute("SELECT timestamp, extra FROM asset_event").fetchall()
+    finally:
+        db.close()
+    events: dict[str, float] = {}
+    for timestamp, extra in rows:
+        bot_id = str((json.loads(extra or "{}").get("payload") or {}).get("bot_id"))
+        events[bot_id] = min(events.get(bot_id, float("inf")), epoch(timestamp))
+    return events
+
+
+def consumed(home: Path) -> dict[str, list[float]]:
+    """Bot id -> creation times (epoch s) of the runs that consumed one of its asset events."""
+    db = sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = db.execute(
+            "SELECT dr.created_at, ae.extra FROM dag_run dr "
+            "JOIN dagrun_asset_event dae ON dae.dag_run_id = dr.id "
+            "JOIN asset_event ae ON ae.id = dae.event_id WHERE dr.dag_id = ?",
+            (DAG_ID,),
+        ).fetchall()
+    finally:
+        db.close()
+    runs: dict[str, list[float]] = {}
+    for created_at, extra in rows:
+        bot_id = (json.loads(extra or "{}").get("payload") or {}).get("bot_id")
+        runs.setdefault(str(bot_id), []).append(epoch(created_at))
+    return runs
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(mode: str, meetings: int = 60, poll_interval: float = 10.0, seed: int = 7) -> dict[str, Any]:
+    """One mode (``push`` or ``poll``): latencies, requests per meeting, runs and duplicates."""
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee.testing.real_airflow import RealAirflow
+
+    rng = random.Random(seed)
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    home = Path(tempfile.mkdtemp(prefix=f"attendee-bench-{mode}-"))
+    with simulator_process("--scenario", "demo", "--time-scale", "0") as sim:
+        env = {
+            "AIRFLOW_CONN_ATTENDEE_DEFAULT": sim.connection_json(webhook_secret=secret),
+            "ATTENDEE_BENCH_EVENTS": mode,
+            "ATTENDEE_BENCH_POLL_SECONDS": str(poll_interval),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
+        with RealAirflow(home, DAGS, **env) as airflow:
+            airflow.wait_for_dag(DAG_ID)
+            httpx.get(f"{airflow.url}/api/v2/monitor/health", timeout=30)  # the API server is up
+            if mode == "push":
+                subscription = {"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}
+                sim.admin.set_webhooks([subscription], secret)
+            use_connection(sim)
+            with AttendeeHook() as hook:
+                bots = [hook.create_bot(MEETING_URLS[i % 3], bot_name="Bench").id for i in range(meetings)]
+            sim.admin.advance(120)  # every bot is in its meeting
+            if mode == "poll":  # the watcher has listed them live at least once
+                listed = sim.admin.requests("GET /api/v1/bots")
+                deadline = time.monotonic() + 120 + 2 * poll_interval
+                while sim.admin.requests("GET /api/v1/bots") < listed + 2:
+                    airflow.assert_alive()
+                    assert time.monotonic() < deadline, f"the watcher is not polling; see {home}"
+                    time.sleep(0.5)
+            sim.admin.reset_counters()
+
+            ended_at: dict[str, float] = {}
+            pending = list(bots)
+            while pending:
+                size = rng.choice(GROUP_SIZES)
+                group, pending = pending[:size], pending[size:]
+                for bot_id in group:
+                    ended_at[bot_id] = time.time()
+                    sim.admin.fire_event(bot_id, "meeting_ended")
+                    sim.admin.fire_event(bot_id, "post_processing_completed")
+                time.sleep(rng.uniform(0.5, 2.5))
+            deadline = time.monotonic() + 120 + 3 * poll_interval
+            while len(runs := consumed(home)) < len(bots):
+                airflow.assert_alive()
+                assert time.monotonic() < deadline, f"{len(runs)} of {len(bots)} reached a run; see {home}"
+                time.sleep(0.5)
+            time.sleep(max(3.0, poll_interval))  # anything emitted twice would show by now
+            runs, events = consumed(home), recorded(home)
+            answers = [t for d in sim.admin.webhook_deliveries() for t in d["seconds"]]
+            api_requests = sum(sim.admin.counters()["requests"].values())
+            run_count = len(airflow.runs(DAG_ID))
+    latencies = [min(runs[b]) - ended_at[b] for b in bots]
+    to_event = [events[b] - ended_at[b] for b in bots]
+    return {
+        "mode": mode,
+        "meetings": meetings,
+        "poll_interval_s": poll_interval if mode == "poll" else None,
+        "p50_s": statistics.median(latencies),
+        "p95_s": percentile(latencies, 0.95),
+        "max_s": max(latencies),
+        "event_recorded_p50_s": statistics.median(to_event),
+        "event_recorded_p95_s": percentile(to_event, 0.95),
+        "webhook_answer_p95_s": percentile(answers, 0.95) if answers else None,
+        "dag_runs": run_count,
+        "meetings_run_twice": sum(len(runs[b]) > 1 for b in bots),
+        "api_requests_per_meeting": api_requests / meetings,
+        "home": str(home),
+        "per_meeting": [
+            {"bot_id": b, "event_s": round(events[b] - ended_at[b], 3), "run_s": round(min(runs[b]) - ended_at[b], 3)}
+            for b in bots
+        ],
+    }
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    print_table(
+        "Finished meeting -> DAG run created (real Airflow, LocalExecutor)",
+        [
+            "mode",
+            "meetings",
+            "event p50 s",
+            "run p50 s",
+            "run p95 s",
+            "run max s",
+            "DAG runs",
+            "run twice",
+            "API req/meeting",
+        ],
+        [
+            (
+                r["mode"] + (f" every {r['poll_interval_s']:g} s" if r["poll_interval_s"] else ""),
+                r["meetings"],
+                r["event_recorded_p50_s"],
+                r["p50_s"],
+                r["p95_s"],
+                r["max_s"],
+                r["dag_runs"],
+                r["meetings_run_twice"],
+                r["api_requests_per_meeting"],
+            )
+            for r in results
+        ],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.event_latency")
+    parser.add_argument("--meetings", type=int, default=60)
+    parser.add_argument("--poll-interval", type=float, default=10.0)
+    parser.add_argument("--modes", default="push,poll")
+    args = parser.parse_args()
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="attendee-bench-"))
+    results = [run(mode, args.meetings, args.poll_interval) for mode in args.modes.split(",")]
+    report(results)
+    print(f"\nFigures written to {save('event_latency', {'results': results})}")
+
+
+if __name__ == "__main__":
+    main()

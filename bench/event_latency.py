@@ -157,7 +157,11 @@ def run(mode: str, meetings: int = 60, poll_interval: float = 10.0, seed: int = 
         "api_requests_per_meeting": api_requests / meetings,
         "home": str(home),
         "per_meeting": [
-            {"bot_id": b, "event_s": round(events[b] - ended_at[b], 3), "run_s": round(min(runs[b]) - ended_at[b], 3)}
+            {
+                "bot_id": b,
+                "event_s": round(events[b] - ended_at[b], 3),
+                "run_s": round(min(runs[b]) - ended_at[b], 3),
+            }
             for b in bots
         ],
     }

@@ -9,7 +9,8 @@ Endpoint: ``POST <api-server>/attendee/webhooks`` (``?conn_id=`` picks the Atten
 - ``attendee://webhooks/<trigger>`` for every delivery (e.g. ``attendee://webhooks/transcript.update``).
 
 Each event's ``extra`` is ``{"payload": {bot_id, state, event_type, ...}, "idempotency_key", "trigger",
-"bot_metadata", "data", "source": "webhook"}``: the same ``payload`` keys as the polling
+"bot_metadata", "calendar_metadata", "data", "source": "webhook"}`` (calendar triggers: ``payload`` has
+``calendar_id`` and ``calendar_deduplication_key`` instead of a bot): the same ``payload`` keys as the polling
 ``AttendeeBotEventTrigger`` emits. Answers: 200 recorded; 400 not JSON, not an Attendee envelope, too large,
 or a replay (an ``idempotency_key`` already received); 401 unsigned or a wrong signature; 503 when the
 connection cannot be read. Nothing is recorded unless the answer is 200, and a 200 is sent only after
@@ -65,12 +66,15 @@ def event_extra(envelope: dict[str, Any]) -> dict[str, Any]:
         "event_type": data.get("event_type"),
         "event_sub_type": data.get("event_sub_type"),
         "metadata": envelope.get("bot_metadata") or {},
+        "calendar_id": envelope.get("calendar_id"),
+        "calendar_deduplication_key": envelope.get("calendar_deduplication_key"),
     }
     return {
         "payload": {k: v for k, v in payload.items() if v is not None},
         "idempotency_key": envelope["idempotency_key"],
         "trigger": envelope["trigger"],
         "bot_metadata": envelope.get("bot_metadata"),
+        "calendar_metadata": envelope.get("calendar_metadata"),
         "data": data,
         "source": "webhook",
     }

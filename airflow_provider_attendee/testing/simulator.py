@@ -122,11 +122,13 @@ class AttendeeSimulator:
 
     def _content_visible(self, bot: Any, item: Any) -> None:
         """transcript.update (one utterance), participant_events.join_leave / speech_start_stop (one event),
-        with the same bodies the API lists them with."""
-        from airflow_provider_attendee.testing.app import _participant_event_body, _utterance_body
-        from airflow_provider_attendee.testing.state import ObservedEvent
+        chat_messages.update (one message), with the same bodies the API lists them with."""
+        from airflow_provider_attendee.testing.app import _chat_body, _participant_event_body, _utterance_body
+        from airflow_provider_attendee.testing.state import ChatLine, ObservedEvent
 
-        if isinstance(item, ObservedEvent):
+        if isinstance(item, ChatLine):
+            self.webhooks.emit("chat_messages.update", bot, _chat_body(item))
+        elif isinstance(item, ObservedEvent):
             if item.event_type in ("join", "leave"):
                 self.webhooks.emit("participant_events.join_leave", bot, _participant_event_body(item))
             elif item.event_type in ("speech_start", "speech_stop"):
@@ -140,6 +142,22 @@ class AttendeeSimulator:
         self.webhooks.configure(parse_subscriptions(subscriptions), secret, pump=lambda: self.world.sync())
         if self._content_visible not in self.world.content_listeners:  # meetings schedule their content then
             self.world.content_listeners.append(self._content_visible)
+        if self._calendar_synced not in self.world.calendar_listeners:
+            self.world.calendar_listeners.append(self._calendar_synced)
+
+    def _calendar_synced(self, calendar: Any) -> None:
+        """calendar.events_update after a calendar sync changed events (the calendar's sync fields)."""
+        body = calendar.body()
+        data = {
+            key: body[key]
+            for key in (
+                "state",
+                "connection_failure_data",
+                "last_successful_sync_at",
+                "last_attempted_sync_at",
+            )
+        }
+        self.webhooks.emit_for_calendar("calendar.events_update", calendar, data)
 
     def add_scenario(self, scenario: Scenario | dict[str, Any] | str | Path) -> None:
         """Add a scenario's meetings (replacing those of the same URL) and calendars to the running world."""

@@ -242,6 +242,8 @@ class SimWorld:
         self.state_listeners: list[Callable[[SimBot, str, str, str | None, datetime], None]] = []
         #: Called when a participant event or an utterance becomes visible: (bot, event or utterance).
         self.content_listeners: list[Callable[[SimBot, Any], None]] = []
+        #: Called after the calendar's sync changed its events (webhooks: calendar.events_update).
+        self.calendar_listeners: list[Callable[[SimCalendar], None]] = []
         self.rng = random.Random(seed)
         self.scenario = scenario or Scenario()
         self.bots: dict[str, SimBot] = {}
@@ -290,9 +292,9 @@ class SimWorld:
                     metadata=spec.metadata,
                     calendar_id=spec.id,
                 )
-                calendar.last_successful_sync_at = now
                 for event in spec.events:
-                    self.add_calendar_event(calendar, event)
+                    self.add_calendar_event(calendar, event, notify=False)
+                self._calendar_synced(calendar, now)  # one sync brought them all
                 created.append(calendar)
             return created
 
@@ -331,7 +333,10 @@ class SimWorld:
             self.calendars[calendar.id] = calendar
             return calendar
 
-    def add_calendar_event(self, calendar: SimCalendar, spec: EventSpec) -> SimCalendarEvent:
+    def add_calendar_event(
+        self, calendar: SimCalendar, spec: EventSpec, *, notify: bool = True
+    ) -> SimCalendarEvent:
+        """A new event, as the calendar's sync brings it (``notify``: that sync ends here)."""
         with self.lock:
             now = self.sync()
             start = now + timedelta(minutes=spec.start_in_minutes)
@@ -369,6 +374,8 @@ class SimWorld:
                         length=timedelta(minutes=length),
                     ),
                 )
+            if notify:
+                self._calendar_synced(calendar, now)
             return event
 
     def cancel_calendar_event(self, event_id: str, sync_bots: bool = True) -> SimCalendarEvent:
@@ -397,6 +404,7 @@ class SimWorld:
         if not event.is_deleted:
             event.is_deleted = True
             event.updated_at = at
+            self._calendar_synced(event.calendar, at)
         for bot_id in list(event.bot_ids):
             bot = self.bots.get(bot_id)
             if bot is not None and bot.state == "scheduled":  # a staged bot survives, as on the server
@@ -410,6 +418,7 @@ class SimWorld:
             return  # the server only saves (and bumps updated_at) when something changed
         event.start_time, event.end_time, event.updated_at = start, start + length, at
         self._sync_bound_bots(event)
+        self._calendar_synced(event.calendar, at)
 
     def change_calendar_event(self, event_id: str, **changes: Any) -> SimCalendarEvent:
         """A calendar-side edit (name, meeting_url, attendees), as the server's calendar sync applies it."""
@@ -425,6 +434,7 @@ class SimWorld:
                 setattr(event, name, value)
             event.updated_at = now
             self._sync_bound_bots(event)
+            self._calendar_synced(event.calendar, now)
             return event
 
     def _sync_bound_bots(self, event: SimCalendarEvent) -> None:
@@ -438,6 +448,12 @@ class SimWorld:
                 bot.meeting_url = url
             if bot.join_at != event.start_time:
                 self._plan_schedule(bot, event.start_time)
+
+    def _calendar_synced(self, calendar: SimCalendar, at: datetime) -> None:
+        """The server's calendar sync ran and changed events: it records the sync and notifies."""
+        calendar.last_successful_sync_at = at
+        for listener in self.calendar_listeners:
+            listener(calendar)
 
     def event_body(self, event: SimCalendarEvent) -> dict[str, Any]:
         return {
@@ -792,9 +808,12 @@ class SimWorld:
                 or people.get(line.sender)
                 or Participant(self.new_id("par_"), f"chat-{line.sender}", None, line.sender, False)
             )
-            bot.chat.append(
-                ChatLine(self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text, line.to)
+            chat_line = ChatLine(
+                self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text, line.to
             )
+            bot.chat.append(chat_line)
+            if self.content_listeners:  # webhooks: chat_messages.update when the message is sent
+                self.schedule(chat_line.at, functools.partial(self._content_visible, bot, chat_line))
 
     def _refresh_transcription(self, bot: SimBot, now: datetime) -> None:
         """not_started -> in_progress once an utterance the bot heard is transcribed."""
@@ -804,7 +823,13 @@ class SimWorld:
 
     # ------------------------------------------------------------------- what a bot observed
     def _content_visible(self, bot: SimBot, item: Any, at: datetime) -> None:
-        moment = item.timestamp if isinstance(item, ObservedEvent) else item.start
+        moment = (
+            item.timestamp
+            if isinstance(item, ObservedEvent)
+            else item.at
+            if isinstance(item, ChatLine)
+            else item.start
+        )
         if bot.in_meeting_window(moment) and not bot.data_deleted:
             for listener in self.content_listeners:
                 listener(bot, item)

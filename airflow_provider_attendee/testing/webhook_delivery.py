@@ -67,6 +67,7 @@ class Delivery:
             "idempotency_key": self.envelope["idempotency_key"],
             "trigger": self.envelope["trigger"],
             "bot_id": self.envelope.get("bot_id"),
+            "calendar_id": self.envelope.get("calendar_id"),
             "attempts": list(self.attempts),
             "seconds": [round(t, 4) for t in self.seconds],
             "delivered": self.delivered,
@@ -133,19 +134,28 @@ class WebhookDeliverer:
 
     def emit(self, trigger: str, bot: Any, data: dict[str, Any]) -> None:
         """Queue ``trigger`` for the bot's subscriptions (its own, else the project's)."""
+        related = {"bot_id": bot.id, "bot_metadata": bot.metadata}
+        self._queue_for(subscriptions(bot.settings.get("webhooks")) or self.project, trigger, related, data)
+
+    def emit_for_calendar(self, trigger: str, calendar: Any, data: dict[str, Any]) -> None:
+        """Queue a calendar trigger for the project's subscriptions; the envelope names the calendar
+        instead of a bot (``calendar_id``, ``calendar_deduplication_key``, ``calendar_metadata``)."""
+        related = {
+            "calendar_id": calendar.id,
+            "calendar_deduplication_key": calendar.deduplication_key,
+            "calendar_metadata": calendar.metadata,
+        }
+        self._queue_for(self.project, trigger, related, data)
+
+    def _queue_for(
+        self, subs: list[Subscription], trigger: str, related: dict[str, Any], data: dict[str, Any]
+    ) -> None:
         if self.secret is None:
             return
-        own = subscriptions(bot.settings.get("webhooks"))
-        for sub in own or self.project:
+        for sub in subs:
             if trigger not in sub.triggers:
                 continue
-            envelope = {
-                "idempotency_key": str(uuid.uuid4()),
-                "bot_id": bot.id,
-                "bot_metadata": bot.metadata,
-                "trigger": trigger,
-                "data": data,
-            }
+            envelope = {"idempotency_key": str(uuid.uuid4()), **related, "trigger": trigger, "data": data}
             delivery = Delivery(sub.url, envelope)
             with self._lock:
                 self.deliveries.append(delivery)

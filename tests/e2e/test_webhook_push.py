@@ -117,13 +117,19 @@ def test_the_simulators_signature_is_the_one_the_receiver_verifies():
 def test_transcript_and_participant_webhooks_match_what_the_api_lists(attendee_simulator, receiver):
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
 
-    triggers = ["transcript.update", "participant_events.join_leave", "participant_events.speech_start_stop"]
+    triggers = [
+        "transcript.update",
+        "participant_events.join_leave",
+        "participant_events.speech_start_stop",
+        "chat_messages.update",
+    ]
     attendee_simulator.admin.set_webhooks([{"url": receiver, "triggers": triggers}], SECRET)
     with AttendeeHook() as hook:
         bot = hook.create_bot(MEETINGS[0], bot_name="Content")
         assert wait_until(lambda: hook.get_bot(bot.id).state == "ended", timeout=60)
         events = list(hook.list_participant_events(bot.id))
         utterances = hook.get_transcript(bot.id)
+        chat = list(hook.list_chat_messages(bot.id))
     assert wait_until(lambda: all(d["done"] for d in attendee_simulator.admin.webhook_deliveries()), 30)
     sent = Counter(d["trigger"] for d in attendee_simulator.admin.webhook_deliveries() if d["delivered"])
     kinds = Counter(e.event_type for e in events)
@@ -131,5 +137,43 @@ def test_transcript_and_participant_webhooks_match_what_the_api_lists(attendee_s
         "transcript.update": len(utterances),
         "participant_events.join_leave": kinds["join"] + kinds["leave"],
         "participant_events.speech_start_stop": kinds["speech_start"] + kinds["speech_stop"],
+        "chat_messages.update": len(chat),
     }
+    assert len(chat) >= 1
     assert len(utterances) == 10 and kinds["join"] == 5
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
+def test_calendar_syncs_push_calendar_events_update_with_the_calendar_envelope(attendee_simulator, receiver):
+    """Each calendar sync that changes events sends calendar.events_update, naming the calendar (not a bot);
+    the receiver verifies and records it (``attendee://webhooks/calendar.events_update``)."""
+    from airflow_provider_attendee.webhook_receiver import asset_uris, event_extra
+
+    admin = attendee_simulator.admin
+    admin.set_webhooks([{"url": receiver, "triggers": ["calendar.events_update"]}], SECRET)
+    calendar_id, _ = admin.add_calendar(
+        platform="google", deduplication_key="team-cal", metadata={"team": "a"}
+    )
+    event = admin.add_event(calendar_id, name="Sync", meeting_url=MEETINGS[0], start_in_minutes=60)
+    admin.change_event(event["id"], name="Sync (moved room)")
+    admin.cancel_event(event["id"])
+    # Four syncs: the calendar's first (on connection), the new event, the edit, the cancellation.
+    assert wait_until(lambda: len([d for d in admin.webhook_deliveries() if d["done"]]) == 4, timeout=30)
+    deliveries = admin.webhook_deliveries()
+    assert [d["attempts"] for d in deliveries] == [[200]] * 4  # signed as the receiver verifies
+    assert {d["calendar_id"] for d in deliveries} == {calendar_id} and {d["bot_id"] for d in deliveries} == {
+        None
+    }
+
+    envelope = {
+        "idempotency_key": "k",
+        "calendar_id": calendar_id,
+        "calendar_deduplication_key": "team-cal",
+        "calendar_metadata": {"team": "a"},
+        "trigger": "calendar.events_update",
+        "data": {"state": "connected", "connection_failure_data": None},
+    }
+    assert asset_uris(envelope) == ["attendee://webhooks/calendar.events_update"]
+    extra = event_extra(envelope)
+    assert extra["payload"]["calendar_id"] == calendar_id and "bot_id" not in extra["payload"]
+    assert extra["calendar_metadata"] == {"team": "a"}

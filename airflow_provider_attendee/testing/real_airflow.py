@@ -176,12 +176,11 @@ class RealAirflow:
         return parse_json_list(listed.stdout) if listed.returncode == 0 else []
 
     def wait_for_runs(self, dag_id: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
-        """Until ``count`` runs of the DAG have finished (success or failed); their list."""
+        """Until the DAG has at least ``count`` runs and none is queued or running; its runs."""
         deadline = time.monotonic() + timeout
         while True:
             runs = self.runs(dag_id)
-            done = [r for r in runs if r["state"] in ("success", "failed")]
-            if len(done) >= count:
+            if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs):
                 return runs
             self.assert_alive()
             assert time.monotonic() < deadline, f"{dag_id}: {runs}; see {self.home}"

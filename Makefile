@@ -9,6 +9,7 @@ VENV_LOWEST ?= .venv-lowest
 AIRFLOW_LATEST ?= apache-airflow~=3.3.0
 AIRFLOW_LOWEST ?= apache-airflow==3.1.0
 LOWEST_CONSTRAINTS ?= ci/constraints-airflow-3.1.0.txt
+SCALE_CONSTRAINTS ?= ci/constraints-scale.txt
 PYTEST_ARGS ?=
 
 .PHONY: demo test services test-latest test-lowest lint bench clean check-fixtures sync-fixtures
@@ -49,10 +50,10 @@ sync-fixtures:
 bench: $(VENV)/.installed
 	$(VENV)/bin/python -m bench
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(SCALE_CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test,lint,report,scale]" "$(AIRFLOW_LATEST)"
+	$(VENV)/bin/python -m pip install --quiet -c $(SCALE_CONSTRAINTS) -e ".[test,lint,report,scale]" "$(AIRFLOW_LATEST)"
 	touch $@
 
 $(VENV_LOWEST)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)

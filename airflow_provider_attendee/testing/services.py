@@ -57,9 +57,9 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, timeo
         time.sleep(0.2)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], stop_signal: int = signal.SIGTERM) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, stop_signal)
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -69,14 +69,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _server(command: list[str], port: int, name: str, log: Path) -> Iterator[None]:
+def _server(
+    command: list[str], port: int, name: str, log: Path, stop_signal: int = signal.SIGTERM
+) -> Iterator[None]:
     with open(log, "ab") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_port(port, process, f"{name} (log: {log})")
         yield
     finally:
-        _stop(process)
+        _stop(process, stop_signal)
 
 
 @contextlib.contextmanager
@@ -123,7 +125,8 @@ def postgres(database: str = "airflow") -> Iterator[str]:
             "-c",
             "max_connections=300",
         ]
-        with _server(command, port, "postgres", root / "postgres.log"):
+        # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to disconnect).
+        with _server(command, port, "postgres", root / "postgres.log", signal.SIGINT):
             import psycopg2
 
             connection = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")

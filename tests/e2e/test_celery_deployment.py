@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_attendee.testing import start_simulator
-from airflow_provider_attendee.testing.real_airflow import RealAirflow
+from airflow_provider_attendee.testing.real_airflow import RealAirflow, free_port
 from airflow_provider_attendee.testing.services import missing_services, postgres, redis, s3_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -132,7 +132,9 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
         components = ("api-server", "scheduler", "dag-processor")
         with RealAirflow(home, dags_folder, components=components, **env) as airflow:
             for name in ("triggerer-1", "triggerer-2"):
-                airflow.start(name, "triggerer")
+                airflow.start(
+                    name, "triggerer", env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+                )
             for machine in ("a", "b"):  # two machines: own AIRFLOW_HOME, working directory and log server
                 machine_home = tmp_path / f"machine-{machine}"
                 machine_home.mkdir()
@@ -149,7 +151,7 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
                     env={
                         "AIRFLOW_HOME": str(machine_home),
                         "ATTENDEE_MACHINE": machine,
-                        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(8793 + ord(machine) - ord("a") + 100),
+                        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                     },
                     cwd=machine_home,
                 )

@@ -114,8 +114,12 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
         boto3.client(
             "s3", endpoint_url=s3, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1"
         ).create_bucket(Bucket=BUCKET)
-        aws = {"conn_type": "aws", "login": "k", "password": "s"}
-        aws["extra"] = {"endpoint_url": s3, "region_name": "us-east-1"}  # type: ignore[assignment]
+        aws = {
+            "conn_type": "aws",
+            "login": "k",
+            "password": "s",
+            "extra": {"endpoint_url": s3, "region_name": "us-east-1"},
+        }
         env = {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",

@@ -33,11 +33,13 @@ lint: $(VENV)/.installed
 
 # Each suite has its own temporary folder and no cache, so that the two can run at once.
 test-latest: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -p no:cacheprovider --basetemp=.pytest-tmp/latest $(PYTEST_ARGS)
+	mkdir -p .pytest-tmp
+	$(VENV)/bin/python -m pytest -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp/latest $(PYTEST_ARGS)
 
 test-lowest: $(VENV_LOWEST)/.installed
 	$(VENV_LOWEST)/bin/mypy
-	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider --basetemp=.pytest-tmp/lowest $(PYTEST_ARGS)
+	mkdir -p .pytest-tmp
+	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp/lowest $(PYTEST_ARGS)
 
 # The tests' copies of ../shared (tests/fixtures/attendee) must equal their source when it is there.
 SHARED ?= ../shared

@@ -4,7 +4,7 @@ A real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor o
 ``bench/dags/attendee_bench_finished.py``, scheduled on ``attendee://bots/ended``. The simulator holds
 ``meetings`` bots in their meetings and ends them in groups (1 to 6 in the same instant, a second or two
 apart), as a day of meetings ends. For each bot: the time from the ``ended`` state change in the simulator
-to the creation of the DAG run that consumed its asset event (``dag_run.created_at``, read from Airflow's
+to the creation of the DAG run that consumed its asset event (``dag_run.created_at``; ``queued_at`` on 3.1; read from Airflow's
 database), and the Attendee API requests made meanwhile.
 
 - push: the simulator delivers signed ``bot.state_change`` webhooks to the plugin on the API server.
@@ -66,8 +66,10 @@ def consumed(home: Path) -> dict[str, list[float]]:
     """Bot id -> creation times (epoch s) of the runs that consumed one of its asset events."""
     db = sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
     try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(dag_run)")}
+        created = "created_at" if "created_at" in columns else "queued_at"  # Airflow 3.1 has no created_at
         rows = db.execute(
-            "SELECT dr.created_at, ae.extra FROM dag_run dr "
+            f"SELECT dr.{created}, ae.extra FROM dag_run dr "
             "JOIN dagrun_asset_event dae ON dae.dag_run_id = dr.id "
             "JOIN asset_event ae ON ae.id = dae.event_id WHERE dr.dag_id = ?",
             (DAG_ID,),

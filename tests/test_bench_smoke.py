@@ -58,3 +58,20 @@ def test_rate_limit_benchmark_smoke():
     result = rate_limit.run(events=300, window=1.0, limit=100)  # the throttle binds: 3 windows at least
     assert result["created"] == 300 and result["failed"] == 0 and result["created_twice"] == 0
     assert result["throttled_429"] > 0 and 1.0 <= result["ratio_to_window_minimum"] < 2.5
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_event_latency_benchmark_smoke(monkeypatch):
+    """Push in a real Airflow, four meetings: each reaches one DAG run, with no Attendee API request."""
+    from bench import event_latency
+
+    monkeypatch.delenv(
+        "AIRFLOW_CONN_ATTENDEE_DEFAULT", raising=False
+    )  # the benchmark sets it: restored after
+
+    result = event_latency.run("push", meetings=4)
+    assert result["meetings_run_twice"] == 0 and result["dag_runs"] >= 1
+    assert result["api_requests_per_meeting"] == 0
+    assert 0 < result["p50_s"] <= result["p95_s"] <= result["max_s"] < 60
+    assert {m["bot_id"] for m in result["per_meeting"]} and all(m["run_s"] > 0 for m in result["per_meeting"])

@@ -4,8 +4,8 @@ A real Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor o
 ``bench/dags/attendee_bench_finished.py``, scheduled on ``attendee://bots/ended``. The simulator holds
 ``meetings`` bots in their meetings and ends them in groups (1 to 6 in the same instant, a second or two
 apart), as a day of meetings ends. For each bot: the time from the ``ended`` state change in the simulator
-to the creation of the DAG run that consumed its asset event (``dag_run.created_at``; ``queued_at`` on 3.1; read from Airflow's
-database), and the Attendee API requests made meanwhile.
+to the creation of the DAG run that consumed its asset event (``dag_run.created_at``, ``queued_at`` on
+Airflow 3.1, read from Airflow's database), and the Attendee API requests made meanwhile.
 
 - push: the simulator delivers signed ``bot.state_change`` webhooks to the plugin on the API server.
 - poll: ``AttendeeBotEventTrigger`` in the triggerer, every ``poll_interval`` seconds.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from airflow_provider_attendee.testing import SimulatorAdmin
+from airflow_provider_attendee.testing.real_airflow import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 API_KEY = "bench-key-7f3a9c21"
@@ -34,16 +34,10 @@ class RunningSim:
         return json.dumps(conn)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def simulator_process(*args: str) -> Iterator[RunningSim]:
     """The simulator CLI in a separate process, so that it does not share the GIL with what is measured."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -84,20 +84,20 @@ def _server(
 @contextlib.contextmanager
 def postgres(database: str = "airflow") -> Iterator[str]:
     """A PostgreSQL server with an empty ``database``; yields its SQLAlchemy URL (psycopg2, trust auth)."""
-    folder = postgres_bin()
-    if folder is None:
+    binaries = postgres_bin()
+    if binaries is None:
         raise RuntimeError("PostgreSQL is not installed: apt-get install postgresql")
-    root = Path(tempfile.mkdtemp(prefix="attendee-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-        shutil.chown(root, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", free_port()
-    try:
+    with tempfile.TemporaryDirectory(prefix="attendee-pg-", ignore_cleanup_errors=True) as folder:
+        root = Path(folder)
+        as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            shutil.chown(root, "postgres", "postgres")
+            as_user = ["runuser", "-u", "postgres", "--"]
+        data, port = root / "data", free_port()
         subprocess.run(
             [
                 *as_user,
-                str(folder / "initdb"),
+                str(binaries / "initdb"),
                 "-D",
                 str(data),
                 "-U",
@@ -111,7 +111,7 @@ def postgres(database: str = "airflow") -> Iterator[str]:
         )
         command = [
             *as_user,
-            str(folder / "postgres"),
+            str(binaries / "postgres"),
             "-D",
             str(data),
             "-p",
@@ -135,41 +135,37 @@ def postgres(database: str = "airflow") -> Iterator[str]:
                 cursor.execute(f'CREATE DATABASE "{database}"')
             connection.close()
             yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/{database}"
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def redis() -> Iterator[str]:
     """A Redis server with no persistence; yields its URL."""
-    root, port = Path(tempfile.mkdtemp(prefix="attendee-redis-")), free_port()
-    command = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(root),
-    ]
-    try:
-        with _server(command, port, "redis-server", root / "redis.log"):
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="attendee-redis-", ignore_cleanup_errors=True) as folder:
+        command = [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            folder,
+        ]
+        with _server(command, port, "redis-server", Path(folder) / "redis.log"):
             yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def s3_server() -> Iterator[str]:
     """An S3-compatible server (moto's server mode, from PyPI); yields its endpoint URL."""
-    root, port = Path(tempfile.mkdtemp(prefix="attendee-s3-")), free_port()
+    port = free_port()
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    try:
-        with _server(command, port, "moto.server", root / "moto.log"):
-            yield f"http://127.0.0.1:{port}"
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="attendee-s3-", ignore_cleanup_errors=True) as folder,
+        _server(command, port, "moto.server", Path(folder) / "moto.log"),
+    ):
+        yield f"http://127.0.0.1:{port}"

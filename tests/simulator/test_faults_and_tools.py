@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from airflow_provider_attendee.exceptions import AttendeeConnectionError, Attend
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.testing import FaultConfig, FaultRule, Scenario, load_scenario, start_simulator
 from airflow_provider_attendee.testing.faults import FaultInjector
+from airflow_provider_attendee.testing.real_airflow import free_port
 from airflow_provider_attendee.testing.scenario import generated_meeting
 
 MEET = "https://meet.google.com/abc-defg-hij"
@@ -172,14 +172,8 @@ def test_start_simulator_context_manager():
         httpx.get(f"{sim.url}/_sim/health")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_cli_serves_the_api():
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

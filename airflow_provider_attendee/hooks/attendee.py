@@ -505,6 +505,19 @@ class AttendeeHook(BaseHook):
         params = self._bot_filters(states, meeting_url, deduplication_key, join_at_after, join_at_before)
         return self._apaginate(Bot, "/bots", params)
 
+    async def apage_bots(
+        self, page_url: str | None = None, *, meeting_url: str | None = None
+    ) -> tuple[list[Bot], str | None]:
+        """One page of the bots list (ordered by creation): the first page when ``page_url`` is None, else
+        the page at that URL (a ``next`` link the server handed out). Returns its bots and its ``next``
+        link; re-reading the last page's URL later shows the bots created since (the list's tail)."""
+        params = None if page_url else self._bot_filters(None, meeting_url, None, None, None)
+        response = await self._arequest("GET", page_url or "/bots", params=params)
+        results, next_url = _http.page_of(
+            _http.parse_json(response), response, (await self.aget_settings()).base_url
+        )
+        return [_http.validate(Bot, item, response) for item in results], next_url
+
     def update_bot(
         self,
         bot_id: str,

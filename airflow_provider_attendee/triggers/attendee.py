@@ -21,10 +21,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
+from airflow_provider_attendee.bot_watch import WatchState, look
 from airflow_provider_attendee.exceptions import (
     AttendeeConnectionError,
     AttendeeError,
-    AttendeeNotFoundError,
     AttendeeRateLimitError,
     AttendeeServerError,
     AttendeeUnexpectedResponseError,
@@ -32,7 +32,7 @@ from airflow_provider_attendee.exceptions import (
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.models import Bot, BotState
 from airflow_provider_attendee.presence import PresenceTracker
-from airflow_provider_attendee.states import LIVE, TERMINAL
+from airflow_provider_attendee.states import TERMINAL
 from airflow_provider_attendee.verdicts import (
     bot_summary,
     count_verdict,
@@ -266,17 +266,18 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
     """Event-driven scheduling: one event per bot that reaches ``state`` (default ``ended``), for
     ``AssetWatcher``: a DAG scheduled on the asset runs once per finished meeting.
 
-    **Bounded polling.** Each poll costs what is live, never the history: for a terminal ``state``
-    (ended, fatal_error) the trigger lists the bots that are not finished yet (one page for up to 25 live
-    bots) and looks up only those that left that list since the previous poll (one request per finished
-    meeting); for another state it lists the bots in that state. A year of ended bots costs nothing.
-    **State.** Only the ids of the bots it watches (live ones) are kept, in the asset state store where
-    Airflow offers it (3.3+; in memory before), so the state is bounded by the live bots, and a triggerer
-    restart resumes where it was (a bot that finished meanwhile is still emitted, at least once).
-    **First start.** It starts from now: bots that finished before the first poll are not emitted,
-    unless ``not_before`` (an ISO time) asks for a one-off backfill of those whose last event is after it.
-    **Limit.** A bot that starts and finishes within one poll interval is not seen: Attendee webhooks
-    (``attendee://bots/<state>`` through the webhook receiver) have no such gap.
+    **Bounded polling.** Each poll costs what is new, never the history (``bot_watch``): for a terminal
+    ``state`` (ended, fatal_error) the trigger lists the bots that are live (one page for up to 25), looks
+    up those that left that list since the previous poll (one request per finished meeting), and re-reads
+    the tail of the bots list (ordered by creation; usually one page) to find bots created since, so a bot
+    that starts and finishes between two polls (one that fails to join within a second) is emitted too.
+    For another state it lists the bots in that state.
+    **State.** The live ids and the list's last page, in the asset state store where Airflow offers it
+    (3.3+; in memory before), so the state is bounded, and a triggerer restart resumes where it was (a bot
+    that finished meanwhile is still emitted, at least once).
+    **First start.** It starts from now (its first poll walks the list once to find its end): bots that
+    finished before are not emitted, unless ``not_before`` (an ISO time) asks for a one-off backfill of
+    those whose last event is after it.
 
     Bots are filtered by ``meeting_url`` (server side; the URL may be given as copied from an invite, it
     is normalised the way the server stores it) and ``metadata`` key/values.
@@ -303,8 +304,9 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         self.attendee_conn_id = attendee_conn_id
         self.poll_interval = float(poll_interval)
         self.max_transient_errors = int(max_transient_errors)
-        #: Terminal state: the live bots seen at the last poll. Other states: the bots already in it.
-        self._watching: set[str] | None = None
+        #: Terminal state: what the last look left (live ids, the list's tail). Other states: the bots
+        #: already in it (as ``live``).
+        self._watching: WatchState | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -334,15 +336,14 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         except Exception as err:  # the store is best effort; memory still works while this process runs
             self.log.warning("Could not read the asset state store: %s", err)
             return
-        if isinstance(stored, list):
-            self._watching = {str(bot_id) for bot_id in stored}
+        self._watching = WatchState.from_json(stored)
 
     async def _save_watching(self) -> None:
         store = getattr(self, "asset_state_store", None)
         if store is None or self._watching is None:
             return
         try:
-            await store.aset(self._state_key, sorted(self._watching))
+            await store.aset(self._state_key, self._watching.to_json())
         except Exception as err:
             self.log.warning("Could not write the asset state store: %s", err)
 
@@ -360,41 +361,33 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
             return bot.events[-1].created_at > cutoff
         return True
 
-    async def poll(self, hook: AttendeeHook) -> tuple[list[Bot], set[str]]:
-        """One look: the bots to emit now, and the ids to watch from now on."""
+    async def poll(self, hook: AttendeeHook) -> tuple[list[Bot], WatchState]:
+        """One look: the bots to emit now, and the state for the next look."""
         first = self._watching is None
         if self.state in TERMINAL:
-            live = {
-                bot.id
-                async for bot in hook.alist_bots(states=list(LIVE), meeting_url=self.meeting_url)
-                if self._wanted(bot)
-            }
-            finished = []
-            for bot_id in sorted((self._watching or set()) - live):
-                try:
-                    bot = await hook.aget_bot(bot_id)
-                except AttendeeNotFoundError:
-                    continue  # deleted before it joined (unscheduled): it never finished
-                if bot.state == self.state:
-                    finished.append(bot)
+            found, watching = await look(
+                hook, self._watching, {self.state}, meeting_url=self.meeting_url, wanted=self._wanted
+            )
+            for item in found:
+                self.log.info("Bot %s reached %s: %s", item.bot.id, item.bot.state, item.how)
+            finished = [item.bot for item in found]
             if first and self.not_before:  # a one-off backfill, asked for
                 finished += [
                     bot
                     async for bot in hook.alist_bots(states=[self.state], meeting_url=self.meeting_url)
                     if self.matches(bot)
                 ]
-            return finished, live
+            return finished, watching
         current = [
             bot
             async for bot in hook.alist_bots(states=[self.state], meeting_url=self.meeting_url)
             if self._wanted(bot)
         ]
-        seen = self._watching or set()
+        seen = self._watching.live if self._watching else set()
+        now_in_state = WatchState(live={bot.id for bot in current})
         if first and not self.not_before:
-            return [], {bot.id for bot in current}  # starts from now
-        return [bot for bot in current if bot.id not in seen and self.matches(bot)], {
-            bot.id for bot in current
-        }
+            return [], now_in_state  # starts from now
+        return [bot for bot in current if bot.id not in seen and self.matches(bot)], now_in_state
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = single_attempt_hook(self.attendee_conn_id)
@@ -411,7 +404,6 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
                 await back_off(self.log, errors, self.max_transient_errors, self.poll_interval, err)
                 continue
             for bot in finished:
-                self.log.info("Bot %s reached %s", bot.id, bot.state)
                 yield TriggerEvent({"status": "success", **bot_summary(bot)})
             # Saved once the triggerer took the events: a crash in between emits them again (at least
             # once), it never loses a finished meeting.

@@ -332,16 +332,35 @@ class TestBotEventTrigger:
         a = hook.create_bot(DEMO_MEETING, bot_name="A", metadata={"team": "product"}).id
         b = hook.create_bot("https://zoom.us/j/81234567890?pwd=acme2026", bot_name="B").id
         trigger = AttendeeBotEventTrigger(poll_interval=0.01)
-        demo.admin.reset_counters()
         assert poll(trigger) == []  # starts from now: the 30 old ones are not replayed
-        assert trigger._watching == {a, b}
+        assert trigger._watching.live == {a, b}
+        demo.admin.reset_counters()
         assert poll(trigger) == []  # nothing finished yet
         demo.admin.advance(1000)
         assert poll(trigger) == sorted([a, b]) and poll(trigger) == []
         requests = demo.admin.counters()["requests"]
-        # 4 polls: one page of live bots each, and one look-up per finished meeting: not one per old bot.
-        assert requests == {"GET /api/v1/bots": 4, "GET /api/v1/bots/{bot_id}": 2}, requests
-        assert not set(history) & trigger._watching
+        # 3 polls: one page of live bots and one page of the list's tail each, and one look-up per
+        # finished meeting: not one per old bot (only the first poll walked the list, once).
+        assert requests == {"GET /api/v1/bots": 6, "GET /api/v1/bots/{bot_id}": 2}, requests
+        assert not set(history) & trigger._watching.live
+
+    @pytest.mark.parametrize("state", ["fatal_error", "ended"])
+    def test_a_bot_that_starts_and_finishes_between_two_polls_is_emitted(self, demo, state):
+        hook = AttendeeHook()
+        old = [hook.create_bot(DEMO_MEETING, bot_name=f"Old {i}").id for i in range(27)]
+        demo.admin.advance(1000)
+        trigger = AttendeeBotEventTrigger(state=state, poll_interval=0.01)
+        assert poll(trigger) == []
+        quick = hook.create_bot(DEMO_MEETING, bot_name="Quick").id
+        if state == "fatal_error":
+            demo.admin.fail_bot(quick, "request_to_join_denied")  # fails to join within a second
+        else:
+            demo.admin.advance(1000)
+        demo.admin.reset_counters()
+        assert poll(trigger) == [quick]  # never seen live: found in the list's tail
+        assert poll(trigger) == []  # once
+        assert demo.admin.counters()["requests"] == {"GET /api/v1/bots": 4}
+        assert len(trigger._watching.tail_ids) <= 25 and quick in trigger._watching.tail_ids  # one page
 
     def test_a_restart_resumes_from_the_store_and_a_backfill_is_asked_for(self, demo):
         hook = AttendeeHook()

@@ -1,0 +1,128 @@
+"""Finding bots that finished, at a cost that grows with what is new, never with history (Airflow-free).
+
+One look (``look``) combines two cheap views of the bots list:
+
+- the bots that are live now (one page per 25 live bots): a watched bot that left this list since the
+  previous look is looked up (one request per finished meeting);
+- the list's tail: the list is ordered by creation and paginated with cursors the server hands out, so
+  re-reading the last page seen (usually one request) shows every bot created since. A bot created and
+  finished between two looks (e.g. one that failed to join within a second) is found there.
+
+The state between looks is small and JSON-able (``WatchState``): the live ids, the URL of the last page and
+the ids on it. The very first look walks the list once to find its end, and reports nothing: watching starts
+from now. Used by ``AttendeeBotEventTrigger`` (in the triggerer) and by the webhook catch-up (in the API
+server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from airflow_provider_attendee.exceptions import AttendeeNotFoundError
+from airflow_provider_attendee.models import Bot
+from airflow_provider_attendee.states import LIVE
+
+#: How a finished bot was found, as logged.
+LEFT_LIVE_LIST = "left the list of live bots"
+IN_LIST_TAIL = "created and finished between two looks (the list's tail)"
+
+
+class BotsClient(Protocol):
+    """The three calls a look makes (``AttendeeHook`` has them)."""
+
+    def alist_bots(self, *, states: Any = None, meeting_url: str | None = None) -> AsyncIterator[Bot]: ...
+
+    async def aget_bot(self, bot_id: str) -> Bot: ...
+
+    async def apage_bots(
+        self, page_url: str | None = None, *, meeting_url: str | None = None
+    ) -> tuple[list[Bot], str | None]: ...
+
+
+@dataclass
+class WatchState:
+    """What one look leaves for the next: bounded by the live bots plus one page."""
+
+    live: set[str] = field(default_factory=set)
+    tail_url: str | None = None
+    tail_ids: set[str] = field(default_factory=set)
+    #: Whether the tail was found (the first look finds it): before that, every bot would look new.
+    tail_known: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "live": sorted(self.live),
+            "tail_url": self.tail_url,
+            "tail_ids": sorted(self.tail_ids),
+            "tail_known": self.tail_known,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> WatchState | None:
+        """The state saved by ``to_json``; a plain list (the trigger's former format) is the live ids."""
+        if isinstance(value, list):
+            return cls(live={str(v) for v in value})
+        if not isinstance(value, dict):
+            return None
+        return cls(
+            live={str(v) for v in value.get("live") or []},
+            tail_url=value.get("tail_url") or None,
+            tail_ids={str(v) for v in value.get("tail_ids") or []},
+            tail_known=bool(value.get("tail_known")),
+        )
+
+
+@dataclass
+class Finished:
+    """A bot found in one of the target states, and how it was found."""
+
+    bot: Bot
+    how: str
+
+
+async def _tail(
+    client: BotsClient, state: WatchState, meeting_url: str | None
+) -> tuple[list[Bot], WatchState]:
+    """The bots created since the last page seen, and the state pointing at the new last page."""
+    url, new, first = state.tail_url, [], True
+    while True:
+        page, next_url = await client.apage_bots(url, meeting_url=meeting_url)
+        new += [bot for bot in page if not first or bot.id not in state.tail_ids]
+        if next_url is None:
+            return new, WatchState(tail_url=url, tail_ids={bot.id for bot in page}, tail_known=True)
+        url, first = next_url, False
+
+
+async def look(
+    client: BotsClient,
+    previous: WatchState | None,
+    targets: Collection[str],
+    *,
+    meeting_url: str | None = None,
+    wanted: Callable[[Bot], bool] = lambda bot: True,
+) -> tuple[list[Finished], WatchState]:
+    """One look: the bots that reached one of ``targets`` (finished states) since ``previous``, and the
+    state for the next look. ``previous=None`` starts watching from now (nothing is reported)."""
+    live = {
+        bot.id async for bot in client.alist_bots(states=list(LIVE), meeting_url=meeting_url) if wanted(bot)
+    }
+    new, following = await _tail(client, previous or WatchState(), meeting_url)
+    following.live = live
+    if previous is None:
+        return [], following
+    if not previous.tail_known:
+        new = []  # the tail was not known yet (a state saved before it was kept): only the live view
+    found: list[Finished] = []
+    for bot_id in sorted(previous.live - live):
+        try:
+            bot = await client.aget_bot(bot_id)
+        except AttendeeNotFoundError:
+            continue  # deleted while scheduled (unscheduled): it never finished
+        if bot.state in targets:
+            found.append(Finished(bot, LEFT_LIVE_LIST))
+    for bot in new:
+        if bot.id not in previous.live and bot.id not in live and bot.state in targets and wanted(bot):
+            found.append(Finished(bot, IN_LIST_TAIL))
+    return found, following

@@ -1,39 +1,102 @@
-"""The one place that uses Airflow internals: recording a webhook delivery and its asset events in the
-metadata DB, in one transaction (Airflow 3.1 to 3.3 have no public in-process API for it).
+"""The one place that uses Airflow internals: recording asset events in the metadata DB, and making sure
+each ``attendee://`` event is consumed by exactly one run of every DAG scheduled on it (Airflow 3.1 to 3.3
+have no public in-process API for either).
 
-Airflow's scheduler may leave asset events behind: it creates a run for the events up to the time the
-DAG was first queued, then deletes the queue row, so events that arrived in between (meetings ending in
-the same second) wait for the next event, possibly the next day. ``requeue_left_behind`` queues such a
-DAG again; the plugin runs it every second in the API server.
+**Why.** Airflow's scheduler creates an asset-triggered run for the events timestamped up to the newest
+queue row (``asset_dag_run_queue.created_at``), and the next run takes only events newer than that run's
+``run_after``. An event's timestamp is taken when its transaction flushes, not when it commits: an event
+that commits after a run was created but is timestamped before its ``run_after`` is consumed by no run, ever
+(apache/airflow #54659, #56749; fixed upstream by PR #70972, in no release this provider supports). And an
+event whose queue row merged into an older one that the scheduler then deleted waits for the next event.
 
-A delivery is stored in the table ``attendee_webhook_delivery`` (created on first use, keyed by Attendee's
-``idempotency_key``) in the same transaction as its asset events: a delivery is recorded exactly once,
-and either with all its asset events or not at all. The scheduler turns the events into DAG runs when it
-next looks, so a delivery accepted while the scheduler is down is processed when it returns.
+**What this module does about it.**
+
+- *Serialised writes.* Every write here (a webhook delivery, a caught-up meeting, a re-queue, a run)
+  first takes one row lock (``attendee_event_lock``, an ``UPDATE``: a row lock on PostgreSQL and MySQL,
+  the write lock on SQLite), so its timestamps are taken after every earlier write committed: among them,
+  timestamp order is commit order, across API-server processes and workers.
+- *Reconciliation* (``reconcile``, every second in the API server): for each unpaused DAG scheduled on an
+  ``attendee://`` asset, the events no run of that DAG consumed (judged by the event-to-run link,
+  ``dagrun_asset_event``), older than a grace period. Newer than the DAG's last asset run: the DAG is queued
+  again (the scheduler's next run takes them). Older (written concurrently by another writer, e.g. the
+  triggerer): no scheduler run can take them any more, so a run is created here that consumes exactly them,
+  with ``run_after`` at their timestamp so no later run takes them too.
+- *One event per meeting.* ``attendee_finished_meeting`` holds each (bot, state) pushed or caught up:
+  whichever path records a meeting first emits it, the other does not.
+- *Bounded storage.* ``prune`` deletes deliveries and meetings older than the retention.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, func, inspect, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    exists,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 _metadata = MetaData()
 
-#: Deliveries received: the de-duplication record (and an audit trail: when, which trigger, which bot).
+#: Deliveries received: the replay record (and an audit trail: when, which trigger, which bot).
 deliveries = Table(
     "attendee_webhook_delivery",
     _metadata,
     Column("idempotency_key", String(255), primary_key=True),
     Column("trigger", String(64), nullable=False),
     Column("bot_id", String(64), nullable=True),
+    Column("conn_id", String(250), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("asset_uris", Text, nullable=False),
+    Index("idx_attendee_webhook_delivery_received_at", "received_at"),
 )
+#: Meetings emitted (a bot reaching a state), by push or by catch-up: each once.
+finished_meetings = Table(
+    "attendee_finished_meeting",
+    _metadata,
+    Column("bot_id", String(64), primary_key=True),
+    Column("state", String(64), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("conn_id", String(250), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("idx_attendee_finished_meeting_recorded_at", "recorded_at"),
+)
+#: One row whose lock serialises every write of this module.
+locks = Table(
+    "attendee_event_lock",
+    _metadata,
+    Column("name", String(32), primary_key=True),
+    Column("counter", Integer, nullable=False),
+)
+#: The catch-up's position per connection (``bot_watch.WatchState``) and which process holds its lease.
+catch_up_states = Table(
+    "attendee_catch_up",
+    _metadata,
+    Column("conn_id", String(250), primary_key=True),
+    Column("state", Text, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+)
+LOCK_NAME = "asset_events"
+OWN_TABLES = (deliveries, finished_meetings, locks, catch_up_states)
 
 _created_for: set[int] = set()
 _create_lock = threading.Lock()
@@ -57,6 +120,7 @@ def load_models() -> None:
             import airflow.assets.manager
             import airflow.models.asset
             import airflow.models.dagrun
+            import airflow.models.serialized_dag
             import airflow.utils.session  # noqa: F401
 
             _models_loaded = True
@@ -66,51 +130,111 @@ class DuplicateDelivery(Exception):
     """This idempotency key was recorded before."""
 
 
-def _ensure_table(session: Any) -> None:
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ensure_tables(session: Any) -> None:
     engine = session.get_bind()
     with _create_lock:
         if id(engine) in _created_for:
             return
-        try:
-            _metadata.create_all(engine, tables=[deliveries], checkfirst=True)
-        except OperationalError:  # another process created it between the check and the CREATE
-            if not inspect(engine).has_table(deliveries.name):
-                raise
+        for table in OWN_TABLES:
+            try:
+                table.create(engine, checkfirst=True)
+            except OperationalError:  # another process created it between the check and the CREATE
+                if not inspect(engine).has_table(table.name):
+                    raise
+        with contextlib.suppress(IntegrityError), engine.begin() as connection:
+            if connection.execute(select(locks.c.name).where(locks.c.name == LOCK_NAME)).first() is None:
+                connection.execute(locks.insert().values(name=LOCK_NAME, counter=0))
         _created_for.add(id(engine))
 
 
-def record_delivery(
-    *, idempotency_key: str, trigger: str, bot_id: str | None, asset_uris: list[str], extra: dict[str, Any]
-) -> list[str]:
-    """Store the delivery and one asset event per known asset URI, atomically. Returns the URIs that got an
-    event (an asset no DAG is scheduled on does not exist in Airflow, so it gets none). Raises
-    ``DuplicateDelivery`` when the key was recorded before (nothing is stored then)."""
+@contextlib.contextmanager
+def locked_session() -> Iterator[Any]:
+    """A metadata-DB session holding the module's write lock until it commits (on leaving the block)."""
     load_models()
-    from airflow.assets.manager import asset_manager
-    from airflow.models.asset import AssetModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        _ensure_table(session)
+        _ensure_tables(session)
+        session.execute(update(locks).where(locks.c.name == LOCK_NAME).values(counter=locks.c.counter + 1))
+        yield session
+
+
+def _register(session: Any, uri: str, extra: dict[str, Any]) -> bool:
+    """One asset event on ``uri`` (and its DAGs queued), if an asset with that URI exists."""
+    from airflow.assets.manager import asset_manager
+    from airflow.models.asset import AssetModel
+
+    asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
+    if asset is None:
+        return False
+    return asset_manager.register_asset_change(asset=asset, extra=extra, session=session) is not None
+
+
+def _meeting_recorded(session: Any, bot_id: str, state: str) -> str | None:
+    """How (``webhook`` or ``catch_up``) the meeting was recorded before, if it was."""
+    return session.scalar(
+        select(finished_meetings.c.source).where(
+            finished_meetings.c.bot_id == bot_id, finished_meetings.c.state == state
+        )
+    )
+
+
+def _record_meeting(session: Any, bot_id: str, state: str, source: str, conn_id: str | None) -> None:
+    session.execute(
+        finished_meetings.insert().values(
+            bot_id=bot_id, state=state, source=source, conn_id=conn_id, recorded_at=_now()
+        )
+    )
+
+
+@dataclass
+class Recorded:
+    """What a delivery produced: the URIs that got an event, and the meeting's earlier source if the
+    meeting (bot and state) was already emitted (then its ``attendee://bots/<state>`` event is not)."""
+
+    asset_uris: list[str]
+    already_from: str | None = None
+
+
+def record_delivery(
+    *,
+    idempotency_key: str,
+    trigger: str,
+    bot_id: str | None,
+    asset_uris: list[str],
+    extra: dict[str, Any],
+    meeting_state: str | None = None,
+    conn_id: str | None = None,
+) -> Recorded:
+    """Store the delivery and one asset event per known asset URI, atomically and under the write lock.
+    A ``bot.state_change`` (``meeting_state``) whose meeting was caught up before gets no second
+    ``attendee://bots/<state>`` event. Raises ``DuplicateDelivery`` for a key recorded before."""
+    with locked_session() as session:
         if session.execute(
             select(deliveries.c.idempotency_key).where(deliveries.c.idempotency_key == idempotency_key)
         ).first():
             raise DuplicateDelivery(idempotency_key)
-        recorded = []
-        for uri in asset_uris:
-            asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
-            if asset is None:
-                continue
-            event = asset_manager.register_asset_change(asset=asset, extra=extra, session=session)
-            if event is not None:
-                recorded.append(uri)
+        already = None
+        uris = list(asset_uris)
+        if bot_id and meeting_state:
+            already = _meeting_recorded(session, bot_id, meeting_state)
+            if already:
+                uris = [uri for uri in uris if uri != f"attendee://bots/{meeting_state}"]
+            else:
+                _record_meeting(session, bot_id, meeting_state, "webhook", conn_id)
+        recorded = [uri for uri in uris if _register(session, uri, extra)]
         try:
             session.execute(
                 deliveries.insert().values(
                     idempotency_key=idempotency_key,
                     trigger=trigger,
                     bot_id=bot_id,
-                    received_at=datetime.now(timezone.utc),
+                    conn_id=conn_id,
+                    received_at=_now(),
                     asset_uris=json.dumps(recorded),
                 )
             )
@@ -118,59 +242,253 @@ def record_delivery(
         except IntegrityError:  # the same key, concurrently: the other request recorded it
             session.rollback()
             raise DuplicateDelivery(idempotency_key) from None
-    return recorded
+    return Recorded(recorded, already)
 
 
-def requeue_left_behind(grace: timedelta = timedelta(seconds=0.5)) -> list[str]:
-    """Queue again every DAG scheduled on an ``attendee://`` asset that has events no run consumed (newer
-    than its latest asset-triggered run, older than ``grace``) and nothing queued: the scheduler then
-    creates a run that consumes them. Returns the DAG ids queued."""
+def record_caught_up(*, bot_id: str, state: str, conn_id: str, extra: dict[str, Any]) -> str | None:
+    """Emit a meeting found by the catch-up, unless push (or an earlier catch-up) emitted it. Returns
+    None when it was emitted now, else how it had been recorded."""
+    with locked_session() as session:
+        already = _meeting_recorded(session, bot_id, state)
+        if already:
+            return already
+        _record_meeting(session, bot_id, state, "catch_up", conn_id)
+        _register(session, f"attendee://bots/{state}", extra)
+    return None
+
+
+def catch_up_conn_ids() -> list[str]:
+    """The connections that have delivered webhooks (their meetings are caught up)."""
     load_models()
-    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel, DagScheduleAssetReference
-    from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+
+    with create_session() as session:
+        _ensure_tables(session)
+        rows = session.execute(
+            select(deliveries.c.conn_id).where(deliveries.c.conn_id.is_not(None)).distinct()
+        )
+        return sorted(str(conn_id) for (conn_id,) in rows)
+
+
+def scheduled_attendee_uris() -> set[str]:
+    """The ``attendee://`` asset URIs an unpaused DAG is scheduled on (empty: nothing to do here)."""
+    load_models()
+    from airflow.models.asset import AssetModel, DagScheduleAssetReference
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.uri)
+            .join(DagScheduleAssetReference, DagScheduleAssetReference.asset_id == AssetModel.id)
+            .join(DagModel, DagModel.dag_id == DagScheduleAssetReference.dag_id)
+            .where(AssetModel.uri.like("attendee://%"), DagModel.is_paused.is_(False))
+            .distinct()
+        )
+        return {str(uri) for (uri,) in rows}
+
+
+def claim_catch_up(conn_id: str, owner: str, lease: timedelta) -> tuple[bool, Any]:
+    """Take (or renew) this process's lease on the connection's catch-up: ``(True, saved state)``, or
+    ``(False, None)`` while another process holds it (one catch-up per connection, however many API
+    server processes run)."""
+    now = _now()
+    with locked_session() as session:
+        row = session.execute(select(catch_up_states).where(catch_up_states.c.conn_id == conn_id)).first()
+        if row is None:
+            session.execute(
+                catch_up_states.insert().values(conn_id=conn_id, lease_owner=owner, lease_until=now + lease)
+            )
+            return True, None
+        until = row.lease_until
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=timezone.utc)
+        if row.lease_owner not in (None, owner) and until is not None and until > now:
+            return False, None
+        session.execute(
+            update(catch_up_states)
+            .where(catch_up_states.c.conn_id == conn_id)
+            .values(lease_owner=owner, lease_until=now + lease)
+        )
+        return True, json.loads(row.state) if row.state else None
+
+
+def save_catch_up(conn_id: str, owner: str, state: dict[str, Any]) -> None:
+    """Store the catch-up's position (only while this process holds the lease)."""
+    with locked_session() as session:
+        session.execute(
+            update(catch_up_states)
+            .where(catch_up_states.c.conn_id == conn_id, catch_up_states.c.lease_owner == owner)
+            .values(state=json.dumps(state))
+        )
+
+
+def prune(retention: timedelta) -> int:
+    """Delete deliveries and emitted meetings older than ``retention``; the rows deleted."""
+    cutoff = _now() - retention
+    with locked_session() as session:
+        gone = session.execute(delete(deliveries).where(deliveries.c.received_at < cutoff)).rowcount or 0
+        gone += (
+            session.execute(
+                delete(finished_meetings).where(finished_meetings.c.recorded_at < cutoff)
+            ).rowcount
+            or 0
+        )
+    return int(gone)
+
+
+def _any_of(condition: Any) -> bool:
+    """Whether a DAG's asset condition is met by any one of its assets (a run may consume one event)."""
+    name = type(condition).__name__
+    if name.endswith("AssetAny") or name in ("Asset", "SerializedAsset"):
+        return True
+    return name.endswith("AssetAll") and len(getattr(condition, "objects", ())) == 1
+
+
+@dataclass
+class Repair:
+    """One action of ``reconcile``: a DAG queued again, or a run created for events no run can take."""
+
+    dag_id: str
+    action: str  # "requeued" | "run_created"
+    event_ids: list[int]
+    run_id: str | None = None
+
+
+def _unconsumed(session: Any, dag_id: str, floor: datetime, cutoff: datetime) -> list[Any]:
+    from airflow.models.asset import AssetEvent, AssetModel, DagScheduleAssetReference
+    from airflow.models.asset import association_table as consumed
+    from airflow.models.dagrun import DagRun
+
+    taken = (
+        select(consumed.c.event_id)
+        .join(DagRun, DagRun.id == consumed.c.dag_run_id)
+        .where(DagRun.dag_id == dag_id, consumed.c.event_id == AssetEvent.id)
+    )
+    return list(
+        session.scalars(
+            select(AssetEvent)
+            .join(DagScheduleAssetReference, DagScheduleAssetReference.asset_id == AssetEvent.asset_id)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(
+                DagScheduleAssetReference.dag_id == dag_id,
+                AssetModel.uri.like("attendee://%"),
+                AssetEvent.timestamp > floor,
+                AssetEvent.timestamp <= cutoff,
+                ~exists(taken),
+            )
+            .order_by(AssetEvent.timestamp, AssetEvent.id)
+        )
+    )
+
+
+def _create_run(session: Any, dag_id: str, events: list[Any]) -> str | None:
+    """An asset-triggered run of ``dag_id`` consuming exactly ``events`` (as the scheduler creates one),
+    timestamped at the newest of them; None when the DAG is not serialized or needs several assets."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    serialized = SerializedDagModel.get(dag_id=dag_id, session=session)
+    if serialized is None:
+        return None
+    serialized.load_op_links = False
+    dag = serialized.dag
+    if not _any_of(getattr(dag.timetable, "asset_condition", None)):
+        return None
+    run_after = max(event.timestamp for event in events)
+    run = dag.create_dagrun(
+        run_id=DagRun.generate_run_id(
+            run_type=DagRunType.ASSET_TRIGGERED, logical_date=None, run_after=run_after
+        ),
+        logical_date=None,
+        data_interval=None,
+        run_after=run_after,
+        run_type=DagRunType.ASSET_TRIGGERED,
+        triggered_by=DagRunTriggeredByType.ASSET,
+        state=DagRunState.QUEUED,
+        creating_job_id=None,
+        session=session,
+    )
+    run.consumed_asset_events.extend(events)
+    return str(run.run_id)
+
+
+def _attendee_dags(session: Any) -> list[tuple[str, datetime]]:
+    """Unpaused DAGs scheduled on an ``attendee://`` asset, each with when it started listening."""
+    from airflow.models.asset import AssetModel, DagScheduleAssetReference
+    from airflow.models.dag import DagModel
+
+    return [
+        (str(dag_id), since)
+        for dag_id, since in session.execute(
+            select(DagScheduleAssetReference.dag_id, func.min(DagScheduleAssetReference.created_at))
+            .join(AssetModel, AssetModel.id == DagScheduleAssetReference.asset_id)
+            .join(DagModel, DagModel.dag_id == DagScheduleAssetReference.dag_id)
+            .where(AssetModel.uri.like("attendee://%"), DagModel.is_paused.is_(False))
+            .group_by(DagScheduleAssetReference.dag_id)
+        )
+    ]
+
+
+def _last_asset_run(session: Any, dag_id: str) -> datetime | None:
+    from airflow.models.dagrun import DagRun
     from airflow.utils.types import DagRunType
 
-    queued: list[str] = []
-    cutoff = datetime.now(timezone.utc) - grace
-    with create_session() as session:
-        references = session.execute(
-            select(
-                DagScheduleAssetReference.dag_id,
-                DagScheduleAssetReference.asset_id,
-                DagScheduleAssetReference.created_at,
-            )
-            .join(AssetModel, AssetModel.id == DagScheduleAssetReference.asset_id)
-            .where(AssetModel.uri.like("attendee://%"))
-        ).all()
-        for dag_id, asset_id, referenced_since in references:
-            if session.scalar(
-                select(func.count())
-                .select_from(AssetDagRunQueue)
-                .where(AssetDagRunQueue.target_dag_id == dag_id)
-            ):
-                continue  # a run is coming anyway
-            last_run = session.scalar(
-                select(func.max(DagRun.run_after)).where(
-                    DagRun.dag_id == dag_id, DagRun.run_type == DagRunType.ASSET_TRIGGERED
-                )
-            )
-            floor = last_run or referenced_since
-            left_behind = session.scalar(
-                select(func.count())
-                .select_from(AssetEvent)
-                .where(
-                    AssetEvent.asset_id == asset_id,
-                    AssetEvent.timestamp > floor,
-                    AssetEvent.timestamp <= cutoff,
-                )
-            )
-            if left_behind:
-                session.add(AssetDagRunQueue(asset_id=asset_id, target_dag_id=dag_id))
-                try:
-                    session.flush()
-                except IntegrityError:  # queued meanwhile (by a new event or another sweeper): fine
-                    session.rollback()
-                    continue
-                queued.append(dag_id)
-    return queued
+    return session.scalar(
+        select(func.max(DagRun.run_after)).where(
+            DagRun.dag_id == dag_id, DagRun.run_type == DagRunType.ASSET_TRIGGERED
+        )
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _repair_dag(session: Any, dag_id: str, floor: datetime, cutoff: datetime) -> list[Repair]:
+    """Read in this order (last run, queue, events): a run the scheduler commits meanwhile has consumed
+    its events by the time they are read, so they are never taken for stranded ones."""
+    from airflow.models.asset import AssetDagRunQueue
+
+    last = _last_asset_run(session, dag_id)
+    queued = session.scalar(
+        select(func.count()).select_from(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id)
+    )
+    events = _unconsumed(session, dag_id, floor, cutoff)
+    stranded = [e for e in events if last is not None and _aware(e.timestamp) <= _aware(last)]
+    waiting = [e for e in events if e not in stranded]
+    repairs = []
+    if stranded:
+        run_id = _create_run(session, dag_id, stranded)
+        if run_id:
+            repairs.append(Repair(dag_id, "run_created", [e.id for e in stranded], run_id))
+    if waiting and not queued:
+        session.add(AssetDagRunQueue(asset_id=waiting[-1].asset_id, target_dag_id=dag_id))
+        session.flush()
+        repairs.append(Repair(dag_id, "requeued", [e.id for e in waiting]))
+    return repairs
+
+
+def reconcile(
+    grace: timedelta = timedelta(seconds=2), lookback: timedelta = timedelta(hours=6)
+) -> list[Repair]:
+    """Get every ``attendee://`` event left unconsumed (older than ``grace``, newer than ``lookback``)
+    consumed by one run of each DAG scheduled on it (see the module docstring); the repairs made."""
+    load_models()
+    from airflow.utils.session import create_session
+
+    now = _now()
+    cutoff = now - grace
+    with create_session() as session:  # a read-only look first: the common case needs no lock
+        candidates = [
+            (dag_id, floor)
+            for dag_id, since in _attendee_dags(session)
+            if _unconsumed(session, dag_id, floor := max(_aware(since), now - lookback), cutoff)
+        ]
+    repairs: list[Repair] = []
+    for dag_id, floor in candidates:
+        with locked_session() as session:  # looked at again under the lock (another API server may act)
+            repairs += _repair_dag(session, dag_id, floor, cutoff)
+    return repairs

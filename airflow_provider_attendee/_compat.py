@@ -20,10 +20,22 @@ except ImportError:  # Airflow 3.1
         AirflowSensorTimeout,
     )
 
+try:  # Airflow 3.2+: metrics moved to the task SDK (airflow.stats is a deprecated shim)
+    from airflow.sdk.observability.stats import Stats  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # Airflow 3.1
+    from airflow.stats import Stats  # type: ignore[no-redef, unused-ignore]
+
 
 def default_deferrable() -> bool:
     """Airflow's ``[operators] default_deferrable`` setting."""
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
-__all__ = ["AirflowException", "AirflowFailException", "AirflowSensorTimeout", "conf", "default_deferrable"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "Stats",
+    "conf",
+    "default_deferrable",
+]

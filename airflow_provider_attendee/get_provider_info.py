@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_attendee import __version__
+from airflow_provider_attendee.event_settings import provider_config
 
 DEFAULT_BASE_URL = "https://app.attendee.dev"
 
@@ -34,6 +35,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_attendee.links.AttendeeBotLink"],
+        "config": provider_config(),
         "operators": [
             {
                 "integration-name": "Attendee",

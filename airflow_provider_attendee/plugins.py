@@ -1,6 +1,7 @@
 """The Airflow plugin (entry point ``airflow.plugins``): on the API server, the Attendee webhook receiver under
-``/attendee`` (see ``webhook_receiver``), and the sweeper that re-queues DAGs whose ``attendee://`` asset
-events the scheduler left behind (pushed or polled alike)."""
+``/attendee`` (see ``webhook_receiver``), and the event sweeper (see ``event_sweeper``: asset events left
+behind, the catch-up, pruning). Each can be switched off in ``[attendee]`` (``webhook_receiver``,
+``event_sweeper``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ class StartSweeper:
     never in schedulers or workers, before it serves) readies the receiver and starts the sweeper."""
 
     def __init__(self, app: Any) -> None:
-        from airflow_provider_attendee.webhook_receiver import prepare, start_sweeper
+        from airflow_provider_attendee import event_sweeper
+        from airflow_provider_attendee.webhook_receiver import prepare
 
         self.app = app
         prepare()
-        start_sweeper()
+        event_sweeper.start()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
@@ -31,10 +33,18 @@ class AttendeeWebhooksPlugin(AirflowPlugin):
 
     @classmethod
     def on_load(cls, *args: Any, **kwargs: Any) -> None:
-        """Build the FastAPI app when Airflow loads the plugin, not when this module is imported."""
-        from airflow_provider_attendee.webhook_receiver import URL_PREFIX, create_app
+        """Build the FastAPI app when Airflow loads the plugin, not when this module is imported; mount
+        only what the administrator left on."""
+        from airflow_provider_attendee.event_settings import read_settings
 
-        cls.fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Attendee webhooks"}]
-        cls.fastapi_root_middlewares = [
-            {"middleware": StartSweeper, "args": [], "kwargs": {}, "name": "Attendee asset event sweeper"}
-        ]
+        settings = read_settings()
+        cls.fastapi_apps = []
+        cls.fastapi_root_middlewares = []
+        if settings.webhook_receiver:
+            from airflow_provider_attendee.webhook_receiver import URL_PREFIX, create_app
+
+            cls.fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Attendee webhooks"}]
+        if settings.event_sweeper:
+            cls.fastapi_root_middlewares = [
+                {"middleware": StartSweeper, "args": [], "kwargs": {}, "name": "Attendee event sweeper"}
+            ]

@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import threading
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -111,80 +112,117 @@ def webhook_secret(conn_id: str) -> str:
     return str(secret)
 
 
-_sweeper: threading.Thread | None = None
-_sweeper_stop = threading.Event()  # waited on between sweeps (never set in the API server)
-SWEEP_SECONDS = 1.0
+def payload_time(envelope: dict[str, Any]) -> datetime | None:
+    """When the delivery's event happened, from the payload itself (the signed part): a state change's
+    ``created_at``, an utterance's or participant event's ``timestamp_ms``, a calendar's last sync."""
+    data = _data(envelope)
+    for key in ("created_at", "last_attempted_sync_at"):
+        value = data.get(key)
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    stamp = data.get("timestamp_ms")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return datetime.fromtimestamp(stamp / 1000, tz=timezone.utc)
+    return None
 
 
-def _sweep_forever() -> None:
-    from airflow_provider_attendee._asset_events import requeue_left_behind
+def claimed(envelope: Any) -> str:
+    """What a delivery says it is (trigger, bot, key), for the log line of a refusal; unverified."""
+    if not isinstance(envelope, dict):
+        return "trigger ?, bot ?, idempotency_key ? (body not a JSON object)"
+    return (
+        f"trigger {envelope.get('trigger') or '?'}, bot {envelope.get('bot_id') or '-'}, "
+        f"idempotency_key {envelope.get('idempotency_key') or '?'}"
+    )
 
-    while not _sweeper_stop.wait(SWEEP_SECONDS):
-        try:
-            for dag_id in requeue_left_behind():
-                log.info("Queued %s again: the scheduler had left Attendee asset events behind", dag_id)
-        except Exception:  # the next sweep tries again; the deliveries themselves are safe in the DB
-            log.exception("Could not check for Attendee asset events left behind")
 
-
-def start_sweeper() -> None:
-    """This API server makes sure no ``attendee://`` asset event waits for the next one (started when the
-    API server builds its middleware, and on the first delivery)."""
-    global _sweeper
-    if _sweeper is None:
-        _sweeper = threading.Thread(target=_sweep_forever, name="attendee-webhook-sweeper", daemon=True)
-        _sweeper.start()
+def _parse(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 @lru_cache(maxsize=1)
 def create_app() -> Any:
     """The receiver, as a FastAPI app (built when the plugin loads, in the API server)."""
+    from airflow_provider_attendee import event_sweeper
     from airflow_provider_attendee._asset_events import DuplicateDelivery, record_delivery
+    from airflow_provider_attendee._compat import Stats
+    from airflow_provider_attendee.event_settings import read_settings
 
     app = FastAPI(title="Attendee webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    retention = read_settings().retention
 
-    def refuse(status: int, reason: str) -> JSONResponse:
-        log.warning("Attendee webhook refused (%d): %s", status, reason)
+    def refuse(status: int, reason: str, conn_id: str, envelope: Any = None) -> JSONResponse:
+        log.warning(
+            "Attendee webhook refused (%d) for connection %r: %s; %s. Attendee does not send a refused "
+            "delivery again: the catch-up will find the meeting from the API if it finished.",
+            status,
+            conn_id,
+            reason,
+            claimed(envelope),
+        )
+        Stats.incr("attendee.webhooks.refused")
         return JSONResponse({"error": reason}, status_code=status)
+
+    def unavailable(conn_id: str, envelope: Any, detail: str) -> JSONResponse:
+        log.error(
+            "Attendee webhook for connection %r not recorded (503): %s; %s",
+            conn_id,
+            detail,
+            claimed(envelope),
+        )
+        Stats.incr("attendee.webhooks.refused")
+        return JSONResponse({"error": "the webhook secret cannot be read (see the API server log)"}, 503)
 
     @app.post(PATH)
     async def receive(request: Request, conn_id: str = DEFAULT_CONN_ID) -> JSONResponse:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes")
+            return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes", conn_id)
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes")
+                return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes", conn_id)
+        envelope = _parse(body)
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
-            return refuse(401, f"no {SIGNATURE_HEADER} header")
+            return refuse(401, f"no {SIGNATURE_HEADER} header", conn_id, envelope)
         if not _prepared:
             await asyncio.to_thread(prepare)
         try:
             secret = await asyncio.to_thread(webhook_secret, conn_id)
         except Exception as err:
-            log.error("Attendee webhook: %s", err)
-            return JSONResponse({"error": "the webhook secret cannot be read (see the API server log)"}, 503)
-        try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return refuse(400, "body is not JSON")
+            return unavailable(conn_id, envelope, str(err))
+        if envelope is None:
+            return refuse(400, "body is not JSON", conn_id)
         try:
             authentic = verify_webhook_signature(body, signature, secret)
         except AttendeeConfigurationError as err:  # the secret in the connection is not base64
-            log.error("Attendee webhook: connection %r: %s", conn_id, err)
-            return JSONResponse({"error": "the webhook secret cannot be read (see the API server log)"}, 503)
+            return unavailable(conn_id, envelope, str(err))
         if not authentic:
-            return refuse(401, "signature does not match the connection's webhook_secret")
+            return refuse(401, "signature does not match the connection's webhook_secret", conn_id, envelope)
         if (
             not isinstance(envelope, dict)
             or not envelope.get("idempotency_key")
             or not envelope.get("trigger")
         ):
-            return refuse(400, "not an Attendee webhook envelope (idempotency_key, trigger, data)")
+            return refuse(
+                400, "not an Attendee webhook envelope (idempotency_key, trigger, data)", conn_id, envelope
+            )
+        happened = payload_time(envelope)
+        if happened is not None and happened < datetime.now(timezone.utc) - retention:
+            return refuse(
+                400, f"delivery older than the retention ({retention}): a replay", conn_id, envelope
+            )
         key = str(envelope["idempotency_key"])
+        state_change = envelope["trigger"] == "bot.state_change"
         try:
             recorded = await asyncio.to_thread(
                 record_delivery,
@@ -193,11 +231,23 @@ def create_app() -> Any:
                 bot_id=envelope.get("bot_id"),
                 asset_uris=asset_uris(envelope),
                 extra=event_extra(envelope),
+                meeting_state=_data(envelope).get("new_state") if state_change else None,
+                conn_id=conn_id,
             )
         except DuplicateDelivery:
-            return refuse(400, f"replayed delivery: idempotency_key {key} was received before")
-        start_sweeper()
-        if not recorded:
+            return refuse(
+                400, f"replayed delivery: idempotency_key {key} was received before", conn_id, envelope
+            )
+        event_sweeper.start()
+        if recorded.already_from:
+            log.info(
+                "Attendee webhook %s: bot %s reached %s, which the %s had emitted already: no second event",
+                key,
+                envelope.get("bot_id"),
+                _data(envelope).get("new_state"),
+                recorded.already_from.replace("_", "-"),
+            )
+        elif not recorded.asset_uris:
             log.warning(
                 "Attendee webhook %s (%s) recorded, but no DAG is scheduled on %s: no asset event",
                 key,
@@ -209,8 +259,8 @@ def create_app() -> Any:
             key,
             envelope["trigger"],
             envelope.get("bot_id"),
-            recorded,
+            recorded.asset_uris,
         )
-        return JSONResponse({"status": "recorded", "asset_events": recorded})
+        return JSONResponse({"status": "recorded", "asset_events": recorded.asset_uris})
 
     return app

@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 
@@ -45,7 +46,7 @@ def envelope(bot_id: str, state: str = "ended", key: str | None = None) -> dict:
         "data": {
             "new_state": state,
             "old_state": "post_processing",
-            "created_at": "2026-11-23T10:00:00.000000+00:00",
+            "created_at": datetime.now(timezone.utc).isoformat(),
             "event_type": "post_processing_completed",
             "event_sub_type": None,
             "event_metadata": {"bot_duration_seconds": 900},

@@ -1,0 +1,113 @@
+"""The API server's background work for ``attendee://`` assets, in one daemon thread per API-server
+process: every second, get asset events that Airflow left behind consumed (``_asset_events.reconcile``);
+every ``catch_up_interval``, catch up meetings that webhooks missed (``catch_up``); every hour, prune
+deliveries past the retention. While no unpaused DAG is scheduled on an ``attendee://`` asset it only
+checks that, once a minute. Switched off with ``[attendee] event_sweeper = False``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from airflow_provider_attendee.event_settings import EventSettings, read_settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 1.0
+IDLE_CHECK_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
+
+
+def _incr(metric: str, count: int = 1) -> None:
+    """Airflow's metrics (StatsD/OpenTelemetry when configured), best effort."""
+    try:
+        from airflow_provider_attendee._compat import Stats
+
+        Stats.incr(metric, count)
+    except Exception:  # metrics never break the work
+        log.debug("Could not send metric %s", metric, exc_info=True)
+
+
+class EventSweeper:
+    """The loop's state: when each kind of work is next due (monotonic clock), and this process's id."""
+
+    def __init__(self, settings: EventSettings) -> None:
+        self.settings = settings
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.next_catch_up = 0.0
+        self.next_prune = 0.0
+        self.idle_until = 0.0
+        self.passes = 0  # passes that did the work (not idle checks): for tests
+
+    def run_once(self) -> None:
+        """One pass: idle check, reconcile, and the catch-up and pruning when due."""
+        from airflow_provider_attendee import _asset_events
+        from airflow_provider_attendee.catch_up import catch_up, wanted_states
+
+        now = time.monotonic()
+        if now < self.idle_until:
+            return
+        uris = _asset_events.scheduled_attendee_uris()
+        if not uris:
+            self.idle_until = now + IDLE_CHECK_SECONDS
+            return
+        self.passes += 1
+        for repair in _asset_events.reconcile():
+            _incr(f"attendee.events.{repair.action}")
+            log.warning(
+                "Attendee events %s of DAG %s were left unconsumed by Airflow's scheduler: %s%s",
+                repair.event_ids,
+                repair.dag_id,
+                "queued the DAG again" if repair.action == "requeued" else "created run ",
+                repair.run_id or "",
+            )
+        states = wanted_states(uris)
+        if self.settings.catch_up_interval and states and now >= self.next_catch_up:
+            self.next_catch_up = now + self.settings.catch_up_interval
+            lease = timedelta(seconds=3 * self.settings.catch_up_interval)
+            conn_ids = sorted(set(_asset_events.catch_up_conn_ids()) | set(self.settings.catch_up_conn_ids))
+            for conn_id in conn_ids:
+                try:
+                    result = catch_up(conn_id, states, self.owner, lease)
+                except Exception as err:  # the next pass tries again; nothing was marked as seen
+                    log.warning("Attendee catch-up for connection %r failed, will retry: %s", conn_id, err)
+                    continue
+                if result.emitted:
+                    _incr("attendee.catch_up.emitted", len(result.emitted))
+        if now >= self.next_prune:
+            self.next_prune = now + PRUNE_SECONDS
+            pruned = _asset_events.prune(self.settings.retention)
+            if pruned:
+                log.info("Pruned %d Attendee webhook rows older than %s", pruned, self.settings.retention)
+
+
+_thread: threading.Thread | None = None
+_started = threading.Lock()
+_stop = threading.Event()  # waited on between passes (set only by tests)
+
+
+def _loop(sweeper: EventSweeper) -> None:
+    while not _stop.wait(SWEEP_SECONDS):
+        try:
+            sweeper.run_once()
+        except Exception:  # the next pass tries again; deliveries are safe in the DB
+            log.exception("Attendee event sweeper pass failed")
+
+
+def start() -> bool:
+    """Start this process's sweeper once (unless switched off); whether it runs."""
+    global _thread
+    settings = read_settings()
+    if not settings.event_sweeper:
+        return False
+    with _started:
+        if _thread is None:
+            _thread = threading.Thread(
+                target=_loop, args=(EventSweeper(settings),), name="attendee-event-sweeper", daemon=True
+            )
+            _thread.start()
+    return True

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import tenacity
 from sqlalchemy import (
     Column,
     DateTime,
@@ -151,13 +152,31 @@ def _ensure_tables(session: Any) -> None:
         _created_for.add(id(engine))
 
 
+#: Threads of one process queue here rather than in SQLite's busy handler (which is not fair).
+_process_lock = threading.Lock()
+
+
+def _locked_out(error: BaseException) -> bool:
+    return isinstance(error, OperationalError) and "locked" in str(error).lower()
+
+
+#: A transaction that met "database is locked" (SQLite: another process held the file past the busy
+#: timeout) was rolled back whole: it is tried again.
+retry_locked_out = tenacity.retry(
+    retry=tenacity.retry_if_exception(_locked_out),
+    stop=tenacity.stop_after_attempt(6),
+    wait=tenacity.wait_random_exponential(multiplier=0.2, max=3),
+    reraise=True,
+)
+
+
 @contextlib.contextmanager
 def locked_session() -> Iterator[Any]:
     """A metadata-DB session holding the module's write lock until it commits (on leaving the block)."""
     load_models()
     from airflow.utils.session import create_session
 
-    with create_session() as session:
+    with _process_lock, create_session() as session:
         _ensure_tables(session)
         session.execute(update(locks).where(locks.c.name == LOCK_NAME).values(counter=locks.c.counter + 1))
         yield session
@@ -200,6 +219,7 @@ class Recorded:
     already_from: str | None = None
 
 
+@retry_locked_out
 def record_delivery(
     *,
     idempotency_key: str,
@@ -245,6 +265,7 @@ def record_delivery(
     return Recorded(recorded, already)
 
 
+@retry_locked_out
 def record_caught_up(*, bot_id: str, state: str, conn_id: str, extra: dict[str, Any]) -> str | None:
     """Emit a meeting found by the catch-up, unless push (or an earlier catch-up) emitted it. Returns
     None when it was emitted now, else how it had been recorded."""
@@ -288,6 +309,7 @@ def scheduled_attendee_uris() -> set[str]:
         return {str(uri) for (uri,) in rows}
 
 
+@retry_locked_out
 def claim_catch_up(conn_id: str, owner: str, lease: timedelta) -> tuple[bool, Any]:
     """Take (or renew) this process's lease on the connection's catch-up: ``(True, saved state)``, or
     ``(False, None)`` while another process holds it (one catch-up per connection, however many API
@@ -313,6 +335,7 @@ def claim_catch_up(conn_id: str, owner: str, lease: timedelta) -> tuple[bool, An
         return True, json.loads(row.state) if row.state else None
 
 
+@retry_locked_out
 def save_catch_up(conn_id: str, owner: str, state: dict[str, Any]) -> None:
     """Store the catch-up's position (only while this process holds the lease)."""
     with locked_session() as session:
@@ -323,6 +346,7 @@ def save_catch_up(conn_id: str, owner: str, state: dict[str, Any]) -> None:
         )
 
 
+@retry_locked_out
 def prune(retention: timedelta) -> int:
     """Delete deliveries and emitted meetings older than ``retention``; the rows deleted."""
     cutoff = _now() - retention
@@ -489,6 +513,11 @@ def reconcile(
         ]
     repairs: list[Repair] = []
     for dag_id, floor in candidates:
-        with locked_session() as session:  # looked at again under the lock (another API server may act)
-            repairs += _repair_dag(session, dag_id, floor, cutoff)
+        repairs += _repair_locked(dag_id, floor, cutoff)
     return repairs
+
+
+@retry_locked_out
+def _repair_locked(dag_id: str, floor: datetime, cutoff: datetime) -> list[Repair]:
+    with locked_session() as session:  # looked at again under the lock (another API server may act)
+        return _repair_dag(session, dag_id, floor, cutoff)

@@ -70,8 +70,12 @@ def catch_up(conn_id: str, states: set[str], owner: str, lease: timedelta) -> Ca
         result.skipped = True
         return result
 
+    # Few retries: the next pass looks again. Settings resolved here, synchronously: the API server
+    # reads connections from its secrets backends and metadata DB, not through a task supervisor.
+    hook = AttendeeHook(attendee_conn_id=conn_id, max_retries=2)
+    hook.settings  # noqa: B018
+
     async def one_look() -> tuple[list[Any], WatchState]:
-        hook = AttendeeHook(attendee_conn_id=conn_id)
         try:
             return await look(hook, WatchState.from_json(saved), states)
         finally:

@@ -1,0 +1,263 @@
+"""No finished meeting is lost, in a real Airflow started as a user starts it, on a busy machine: CPU
+burners run for the whole of each test. Each meeting must be consumed by exactly one DAG run.
+
+- push: three rounds of six meetings ending together; three meetings ending while the connection's
+  webhook secret is wrong (every delivery refused); five ending while the API server is down for 60 s;
+- poll: three rounds of six meetings ending together through the polling trigger, the last round created
+  and finished between two polls;
+- PostgreSQL with two API-server processes receiving deliveries: 30 meetings ending in bursts.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from airflow_provider_attendee.testing import start_simulator
+from airflow_provider_attendee.testing.real_airflow import RealAirflow, cpu_burners
+from airflow_provider_attendee.testing.services import missing_services, postgres
+
+DAGS = Path(__file__).resolve().parent / "poll_dags"
+DAG_ID = "attendee_poll_consumer"
+URLS = ["https://meet.google.com/abc-defg-hij"] * 4 + [
+    "https://meet.google.com/bcd-efgh-ijk",
+    "https://meet.google.com/cde-fghi-jkl",
+]
+
+
+def consumed(out: Path) -> Counter[str]:
+    """Bot id -> how many DAG runs consumed its meeting (one file per bot and run)."""
+    return Counter(path.name.split("__")[0] for path in out.iterdir())
+
+
+def sources(out: Path) -> Counter[str]:
+    """How the consumed meetings were emitted (webhook, catch_up, trigger)."""
+    return Counter(path.name.split("__")[1] for path in out.iterdir())
+
+
+def wait_until(condition: Callable[[], bool], airflow: RealAirflow, what: str, timeout: float = 240) -> None:
+    """Poll ``condition`` (a bound on a hang, not a measurement)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}; see {airflow.home}"
+        airflow.assert_alive()
+        time.sleep(0.5)
+
+
+def wait_consumed(out: Path, expected: set[str], airflow: RealAirflow) -> None:
+    """Until every meeting in ``expected`` was consumed by a run."""
+    deadline = time.monotonic() + 240
+    while not set(consumed(out)) >= expected:
+        assert time.monotonic() < deadline, f"missing {sorted(expected - set(consumed(out)))}; {airflow.home}"
+        airflow.assert_alive()
+        time.sleep(0.5)
+
+
+def wait_runs_finished(airflow: RealAirflow) -> None:
+    """Until none of the DAG's runs is queued or running."""
+    wait_until(
+        lambda: not any(r["state"] in ("queued", "running") for r in airflow.runs(DAG_ID)),
+        airflow,
+        "runs unfinished",
+    )
+
+
+def api_server_up(airflow: RealAirflow) -> bool:
+    try:
+        return httpx.get(f"{airflow.url}/api/v2/monitor/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def end_meetings(sim, urls: list[str], *, seen_live: Callable[[], None] | None = None) -> set[str]:
+    """Create a bot per URL, then end them all in the same instant of the simulator's clock."""
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+    with AttendeeHook() as hook:
+        bots = {hook.create_bot(url, bot_name="Lost?").id for url in urls}
+    if seen_live:
+        seen_live()
+    sim.admin.advance(3600)
+    return bots
+
+
+def deliveries_failed(sim, bots: set[str]) -> bool:
+    """Every ended delivery of these bots was tried and given up (Attendee never sends it again)."""
+    ended = [
+        d
+        for d in sim.admin.webhook_deliveries()
+        if d["bot_id"] in bots and d["trigger"] == "bot.state_change"
+    ]
+    return (
+        bool(ended)
+        and {d["bot_id"] for d in ended} == bots
+        and not any(d["delivered"] for d in ended)
+        and all(len(d["attempts"]) == 3 for d in ended)
+    )
+
+
+def connection(sim, secret: str) -> str:
+    conn = json.loads(sim.connection_json())
+    conn["extra"] = {**conn.get("extra", {}), "webhook_secret": secret}
+    return json.dumps(conn)
+
+
+def set_connection(airflow: RealAirflow, conn_json: str) -> None:
+    """The connection in the metadata DB (the API server reads it per delivery), as a user edits it."""
+    airflow.cli("connections", "delete", "attendee_default", check=False)
+    airflow.cli("connections", "add", "attendee_default", "--conn-json", conn_json)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_push_under_load_through_a_wrong_secret_and_an_outage(tmp_path, monkeypatch):
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    wrong = base64.b64encode(secrets.token_bytes(32)).decode()
+    out = tmp_path / "consumed"
+    out.mkdir()
+    with (
+        cpu_burners(),
+        start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim,
+    ):
+        env = {
+            "ATTENDEE_TEST_EVENTS": "push",
+            "ATTENDEE_PUSH_OUT": str(out),
+            "AIRFLOW__ATTENDEE__CATCH_UP_INTERVAL": "5",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+        }
+        with RealAirflow(tmp_path / "home", DAGS, **env) as airflow:
+            set_connection(airflow, connection(sim, secret))
+            monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
+            airflow.wait_for_dag(DAG_ID)
+            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not answer")
+            sim.admin.set_webhooks(
+                [{"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}], secret
+            )
+
+            everyone: set[str] = set()
+            for _ in range(3):  # three rounds of six meetings ending together
+                everyone |= end_meetings(sim, URLS)
+                wait_consumed(out, everyone, airflow)
+
+            # The secret is wrong (a rotation half done) while three meetings end: all refused.
+            set_connection(airflow, connection(sim, wrong))
+            refused = end_meetings(sim, URLS[:3])
+            wait_until(lambda: deliveries_failed(sim, refused), airflow, "deliveries were not refused")
+            set_connection(airflow, connection(sim, secret))
+            everyone |= refused
+            wait_consumed(out, everyone, airflow)
+            api_log = (airflow.home / "api-server.log").read_text(errors="replace")
+            for bot_id in refused:  # each refusal names its bot (and trigger, and key)
+                assert f"bot {bot_id}, idempotency_key" in api_log
+
+            # The API server is down for 60 s while five meetings end: every delivery fails for good.
+            airflow.stop("api-server")
+            down_since = time.monotonic()
+            missed = end_meetings(sim, URLS[1:])
+            wait_until(lambda: deliveries_failed(sim, missed), airflow, "deliveries did not fail")
+            time.sleep(max(0.0, 60 - (time.monotonic() - down_since)))
+            airflow.start("api-server")
+            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not come back")
+            back_at = time.monotonic()
+            everyone |= missed
+            wait_consumed(out, everyone, airflow)
+            catch_up_delay = time.monotonic() - back_at
+            wait_runs_finished(airflow)
+
+            counts = consumed(out)
+            assert counts == Counter(dict.fromkeys(everyone, 1)), counts  # zero missing, zero twice
+            assert {r["state"] for r in airflow.runs(DAG_ID)} == {"success"}
+            how = sources(out)
+            assert how["catch_up"] >= len(missed)  # the outage's meetings came from the catch-up
+            print(
+                f"push: {len(everyone)} meetings, each consumed once; sources {dict(how)}; "
+                f"caught up {len(missed)} missed meetings {catch_up_delay:.1f} s after the API server was back"
+            )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_poll_under_load_three_rounds_and_bots_between_two_polls(tmp_path, monkeypatch):
+    out = tmp_path / "consumed"
+    out.mkdir()
+    with (
+        cpu_burners(),
+        start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim,
+    ):
+        env = {"AIRFLOW_CONN_ATTENDEE_DEFAULT": sim.connection_json(), "ATTENDEE_PUSH_OUT": str(out)}
+        with RealAirflow(tmp_path / "home", DAGS, **env) as airflow:
+            monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
+            airflow.wait_for_dag(DAG_ID)
+            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not answer")
+            wait_until(lambda: sim.admin.requests("GET /api/v1/bots") > 2, airflow, "no trigger polled")
+
+            def polled_twice() -> None:  # the trigger has seen the new bots live
+                start = sim.admin.requests("GET /api/v1/bots")
+                wait_until(lambda: sim.admin.requests("GET /api/v1/bots") >= start + 4, airflow, "no poll")
+
+            everyone: set[str] = set()
+            for live_first in (True, True, False):  # the last round starts and ends between two polls
+                everyone |= end_meetings(sim, URLS, seen_live=polled_twice if live_first else None)
+                wait_consumed(out, everyone, airflow)
+            wait_runs_finished(airflow)
+            counts = consumed(out)
+            assert counts == Counter(dict.fromkeys(everyone, 1)), counts
+            assert {r["state"] for r in airflow.runs(DAG_ID)} == {"success"}
+
+
+def _postgres_missing() -> str | None:
+    if importlib.util.find_spec("psycopg2") is None:
+        return "psycopg2 is not installed (the 'scale' extra)"
+    if missing := missing_services():
+        return f"needs {', '.join(missing)}: sudo bash scripts/install-services.sh"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_postgres_two_api_server_processes_thirty_meetings_in_bursts(tmp_path, monkeypatch):
+    if reason := _postgres_missing():
+        pytest.skip(reason)
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    out = tmp_path / "consumed"
+    out.mkdir()
+    with (
+        cpu_burners(),
+        postgres() as database,
+        start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim,
+    ):
+        env = {
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
+            "AIRFLOW__API__WORKERS": "2",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW_CONN_ATTENDEE_DEFAULT": connection(sim, secret),
+            "ATTENDEE_TEST_EVENTS": "push",
+            "ATTENDEE_PUSH_OUT": str(out),
+        }
+        with RealAirflow(tmp_path / "home", DAGS, **env) as airflow:
+            monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
+            airflow.wait_for_dag(DAG_ID)
+            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not answer")
+            sim.admin.set_webhooks(
+                [{"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}], secret
+            )
+            everyone: set[str] = set()
+            for _ in range(5):  # bursts of six: deliveries spread over both API-server processes
+                everyone |= end_meetings(sim, URLS)
+            wait_consumed(out, everyone, airflow)
+            wait_runs_finished(airflow)
+            counts = consumed(out)
+            assert counts == Counter(dict.fromkeys(everyone, 1)), counts
+            assert {r["state"] for r in airflow.runs(DAG_ID)} == {"success"}
+            print(
+                f"postgres, 2 API-server processes: {len(everyone)} meetings, each once; {dict(sources(out))}"
+            )

@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     poller = event_poller.run((0, 100) if quick else (0, 1_000, 10_000))
     event_poller.report(poller)
     latency = [
-        event_latency.run(mode, meetings=8 if quick else 60, poll_interval=10.0) for mode in ("push", "poll")
+        event_latency.run(mode, meetings=8 if quick else 60, poll_interval=10.0)
+        for mode in ("push", "poll", "outage")
     ]
     event_latency.report(latency)
     parse = parse_time.run(runs=2 if quick else 15)

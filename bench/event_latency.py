@@ -90,6 +90,26 @@ def consumed(home: Path) -> dict[str, list[float]]:
     return runs
 
 
+def delivery_storage(home: Path) -> dict[str, int]:
+    """Rows in the provider's webhook tables, and their bytes where SQLite can tell (dbstat)."""
+    db = sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
+    sizes: dict[str, int] = {}
+    try:
+        for table in ("attendee_webhook_delivery", "attendee_finished_meeting"):
+            try:
+                sizes[f"{table}_rows"] = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            except sqlite3.OperationalError:
+                sizes[f"{table}_rows"] = 0
+            try:
+                row = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name = ?", (table,)).fetchone()
+                sizes[f"{table}_bytes"] = int(row[0] or 0)
+            except sqlite3.OperationalError:  # SQLite built without dbstat
+                pass
+    finally:
+        db.close()
+    return sizes
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -191,6 +211,7 @@ def _run(
             answers = [t for d in sim.admin.webhook_deliveries() for t in d["seconds"]]
             api_requests = sum(sim.admin.counters()["requests"].values())
             run_count = len(airflow.runs(DAG_ID))
+            storage = delivery_storage(home)
     found = [b for b in bots if b in runs]
     latencies = [min(runs[b]) - ended_at[b] for b in found] or [float("nan")]
     to_event = [events[b] - ended_at[b] for b in found if b in events] or [float("nan")]
@@ -207,6 +228,7 @@ def _run(
         "dag_runs": run_count,
         "meetings_run_twice": sum(len(runs[b]) > 1 for b in found),
         "meetings_lost": len(bots) - len(found),
+        "storage": storage,
         "api_requests_per_meeting": api_requests / meetings,
         "home": str(home),
         "per_meeting": [

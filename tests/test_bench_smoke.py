@@ -71,7 +71,8 @@ def test_event_latency_benchmark_smoke(monkeypatch):
     )  # the benchmark sets it: restored after
 
     result = event_latency.run("push", meetings=4)
-    assert result["meetings_run_twice"] == 0 and result["dag_runs"] >= 1
-    assert result["api_requests_per_meeting"] == 0
+    assert result["meetings_run_twice"] == 0 and result["meetings_lost"] == 0 and result["dag_runs"] >= 1
+    # Push itself makes no request; the catch-up's looks (live list, tail, look-ups) are all there is.
+    assert result["api_requests_per_meeting"] <= 10
     assert 0 < result["p50_s"] <= result["p95_s"] <= result["max_s"] < 60
     assert {m["bot_id"] for m in result["per_meeting"]} and all(m["run_s"] > 0 for m in result["per_meeting"])

@@ -51,6 +51,7 @@ from sqlalchemy import (
     func,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -157,7 +158,9 @@ _process_lock = threading.Lock()
 
 
 def _locked_out(error: BaseException) -> bool:
-    return isinstance(error, OperationalError) and "locked" in str(error).lower()
+    """SQLite's "database is locked", or PostgreSQL's lock timeout (see ``locked_session``)."""
+    text = str(error).lower()
+    return isinstance(error, OperationalError) and ("locked" in text or "lock timeout" in text)
 
 
 #: A transaction that met "database is locked" (SQLite: another process held the file past the busy
@@ -178,8 +181,33 @@ def locked_session() -> Iterator[Any]:
 
     with _process_lock, create_session() as session:
         _ensure_tables(session)
+        if session.get_bind().dialect.name == "postgresql":
+            # Never wait long while holding the lock (e.g. on a queue row a slow scheduler transaction
+            # is deleting): give up, let the others through, and try again (retry_locked_out).
+            session.execute(text("SET LOCAL lock_timeout = '3s'"))
         session.execute(update(locks).where(locks.c.name == LOCK_NAME).values(counter=locks.c.counter + 1))
         yield session
+
+
+@contextlib.contextmanager
+def _plain_session() -> Iterator[Any]:
+    load_models()
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        _ensure_tables(session)
+        yield session
+
+
+def _any_asset(uris: list[str]) -> bool:
+    """Whether any of these URIs is an asset in Airflow (some DAG is, or was, scheduled on it)."""
+    load_models()
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        found = session.scalar(select(func.count()).select_from(AssetModel).where(AssetModel.uri.in_(uris)))
+        return bool(found)
 
 
 def _register(session: Any, uri: str, extra: dict[str, Any]) -> bool:
@@ -232,8 +260,10 @@ def record_delivery(
 ) -> Recorded:
     """Store the delivery and one asset event per known asset URI, atomically and under the write lock.
     A ``bot.state_change`` (``meeting_state``) whose meeting was caught up before gets no second
-    ``attendee://bots/<state>`` event. Raises ``DuplicateDelivery`` for a key recorded before."""
-    with locked_session() as session:
+    ``attendee://bots/<state>`` event. Raises ``DuplicateDelivery`` for a key recorded before. A delivery
+    no DAG listens to (most state changes) creates no asset event and needs no lock."""
+    needs_lock = bool(bot_id and meeting_state) or _any_asset(asset_uris)
+    with locked_session() if needs_lock else _plain_session() as session:
         if session.execute(
             select(deliveries.c.idempotency_key).where(deliveries.c.idempotency_key == idempotency_key)
         ).first():

@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError
+from airflow_provider_attendee.states import TERMINAL
 from airflow_provider_attendee.webhooks import SIGNATURE_HEADER, verify_webhook_signature
 
 log = logging.getLogger(__name__)
@@ -223,6 +224,7 @@ def create_app() -> Any:
             )
         key = str(envelope["idempotency_key"])
         state_change = envelope["trigger"] == "bot.state_change"
+        new_state = _data(envelope).get("new_state")
         try:
             recorded = await asyncio.to_thread(
                 record_delivery,
@@ -231,7 +233,7 @@ def create_app() -> Any:
                 bot_id=envelope.get("bot_id"),
                 asset_uris=asset_uris(envelope),
                 extra=event_extra(envelope),
-                meeting_state=_data(envelope).get("new_state") if state_change else None,
+                meeting_state=new_state if state_change and new_state in TERMINAL else None,
                 conn_id=conn_id,
             )
         except DuplicateDelivery:

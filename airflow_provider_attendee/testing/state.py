@@ -897,10 +897,16 @@ class SimWorld:
                 listener(bot, item)
 
     def visible_events(self, bot: SimBot, now: datetime) -> list[ObservedEvent]:
-        return [e for e in self._content(bot).observed if e.created_at <= now and bot.in_meeting_window(e.timestamp)]
+        return [
+            e
+            for e in self._content(bot).observed
+            if e.created_at <= now and bot.in_meeting_window(e.timestamp)
+        ]
 
     def visible_utterances(self, bot: SimBot, now: datetime) -> list[Utterance]:
-        return [u for u in self._content(bot).utterances if u.created_at <= now and bot.in_meeting_window(u.start)]
+        return [
+            u for u in self._content(bot).utterances if u.created_at <= now and bot.in_meeting_window(u.start)
+        ]
 
     def visible_chat(self, bot: SimBot, now: datetime) -> list[ChatLine]:
         return [c for c in self._content(bot).chat if c.at <= now and bot.in_meeting_window(c.at)]

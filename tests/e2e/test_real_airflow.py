@@ -58,7 +58,7 @@ POST_MEETING = "attendee_post_meeting"
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_pushed_meetings_each_run_the_post_meeting_dag_once_in_a_real_airflow(tmp_path):
     """The simulator delivers signed webhooks to the plugin on the real API server and the example
     post-meeting DAG (push mode) processes every finished meeting exactly once, also six that end in the
@@ -106,7 +106,7 @@ def test_pushed_meetings_each_run_the_post_meeting_dag_once_in_a_real_airflow(tm
                 bots = {hook.create_bot(u, bot_name="Push").id for u in urls}
             sim.admin.advance(3600)  # all six meetings end now: six "ended" deliveries within milliseconds
             ended_at = time.monotonic()
-            wait_processed(bots, timeout=120)
+            wait_processed(bots, timeout=240)  # a lost meeting fails, not a slow machine
             latency = time.monotonic() - ended_at
             deliveries = sim.admin.webhook_deliveries()
             assert deliveries and all(d["attempts"] == [200] for d in deliveries), deliveries
@@ -142,13 +142,13 @@ def test_pushed_meetings_each_run_the_post_meeting_dag_once_in_a_real_airflow(tm
             time.sleep(3)
             assert late not in processed()
             airflow.start("scheduler")
-            wait_processed(bots | {late}, timeout=120)
+            wait_processed(bots | {late}, timeout=240)
 
             assert processed() == sorted(bots | {late}), processed()  # each meeting exactly once
             runs = parse_json_list(airflow.cli("dags", "list-runs", POST_MEETING, "-o", "json").stdout)
             assert runs and {r["state"] for r in runs} == {"success"}, runs
+            # Timed for information only (bench.event_latency measures it): a busy machine is slower, not wrong.
             print(f"six simultaneous finishes processed {latency:.1f} s after the meetings ended")
-            assert latency < 60
 
 
 POLL_DAGS = Path(__file__).resolve().parent / "poll_dags"
@@ -186,11 +186,14 @@ def test_polled_meetings_ending_together_each_run_a_dag_once_in_a_real_airflow(t
                     "https://meet.google.com/cde-fghi-jkl",
                 ]
                 bots = {hook.create_bot(u, bot_name="Poll").id for u in urls}
-            time.sleep(4)  # the trigger has seen them live
+            polled = sim.admin.requests("GET /api/v1/bots") + 2
+            while sim.admin.requests("GET /api/v1/bots") < polled:  # a whole poll since: it saw them live
+                assert not airflow.dead(), f"{airflow.dead()} exited; see {tmp_path}"
+                time.sleep(0.2)
             sim.admin.advance(3600)  # all six meetings end now
             ended_at = time.monotonic()
             while {p.name.split("__")[0] for p in out.iterdir()} < bots:
-                assert time.monotonic() - ended_at < 90, (
+                assert time.monotonic() - ended_at < 300, (  # only a lost meeting fails, not a slow machine
                     f"processed {sorted(os.listdir(out))}; see {tmp_path}"
                 )
                 assert not airflow.dead(), f"{airflow.dead()} exited; see {tmp_path}"

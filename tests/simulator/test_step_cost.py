@@ -79,6 +79,6 @@ def test_content_is_the_same_whenever_it_is_first_read():
                 assert (body["transcription_state"] == expected) == bool(utterances), body
     now = worlds[1].sync()
     assert worlds[1].contents_built == 0 < worlds[0].contents_built
-    for first, second in zip(bots[0], bots[1]):
+    for first, second in zip(bots[0], bots[1], strict=True):
         assert seen(worlds[0], first, now) == seen(worlds[1], second, now)
     assert {b.state for b in bots[0]} >= {"ended", "fatal_error"}

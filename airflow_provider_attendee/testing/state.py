@@ -275,7 +275,7 @@ class SimWorld:
         #: the cost of the latest sync, and how many meetings' content was built so far
         self.last_step = StepCost()
         self.contents_built = 0
-        #: meeting URL -> its meeting, for ``_meetings_of`` (a bot's join looks its meeting up once per URL)
+        #: meeting URL -> its meeting in the scenario ``_meetings_of``: a join looks it up once per URL
         self._meetings: dict[str, MeetingSpec] = {}
         self._meetings_of: Scenario | None = None
         self._now = clock.now()

@@ -70,10 +70,12 @@ def run(events: int = 2000, latency_ms: float = 50.0, concurrency: int = 8) -> d
         summary = operator.execute({"ti": _TaskInstance()})
         ours = time.perf_counter() - started
         assert summary["counts"]["created"] == events, summary["counts"]
+        counters = sim.admin.counters()
         results["ours"] = {
             "seconds": round(ours, 3),
-            "requests": _requests(sim.admin.counters()),
+            "requests": _requests(counters),
             "ratio_to_bound": round(ours / bound, 3),
+            "peak_creates_in_flight": counters["peak_in_flight"].get("POST /api/v1/bots", 0),
         }
 
         sim.admin.reset_counters()
@@ -98,7 +100,12 @@ def run(events: int = 2000, latency_ms: float = 50.0, concurrency: int = 8) -> d
                     calendar_event_id=event.id, bot_name="Notes", deduplication_key=f"naive-{event.id}"
                 )
         naive = time.perf_counter() - started
-        results["naive"] = {"seconds": round(naive, 3), "requests": _requests(sim.admin.counters())}
+        counters = sim.admin.counters()
+        results["naive"] = {
+            "seconds": round(naive, 3),
+            "requests": _requests(counters),
+            "peak_creates_in_flight": counters["peak_in_flight"].get("POST /api/v1/bots", 0),
+        }
     results["speedup_vs_naive"] = round(naive / ours, 2)
     return results
 

@@ -230,9 +230,13 @@ class SimulatorApp:
         if scope["type"] != "http" or not scope["path"].startswith(API):
             await self.starlette(scope, receive, send)
             return
+        with self.sim.counters.serving(f"{scope['method']} {route_of(scope['path'])}"):
+            await self._serve_api(scope, receive, send)
+
+    async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An API request: faults first, then the handler, recorded for the contract checks."""
         sim = self.sim
         method, path = scope["method"], scope["path"]
-        sim.counters.requests[f"{method} {route_of(path)}"] += 1
         if scope.get("client"):
             sim.counters.clients.add(tuple(scope["client"]))
         messages: list[Message] = []
@@ -734,6 +738,7 @@ class SimulatorApp:
             self.sim.counters.statuses.clear()
             self.sim.counters.faults.clear()
             self.sim.counters.clients.clear()
+            self.sim.counters.peak_in_flight.clear()
         snapshot: dict[str, Any] = self.sim.counters.snapshot()
         snapshot["bots_created_by_dedup_key"] = dict(self.world.bots_created_by_dedup_key)
         return _json(snapshot)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from datetime import timedelta
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -88,6 +90,17 @@ class MeetingSpec(_Spec):
         if not leaves or any(leave is None for leave in leaves):
             return None
         return max(leave for leave in leaves if leave is not None) + 60.0
+
+    @cached_property
+    def spoken_lines(self) -> list[tuple[timedelta, timedelta]]:
+        """(start, stop) after admission of each speech with text (the transcript's lines), computed once
+        per meeting: a bot's clock steps use it without building the meeting's content."""
+        return [
+            (timedelta(seconds=speech.at), timedelta(seconds=speech.at) + timedelta(seconds=speech.duration))
+            for person in self.participants
+            for speech in person.speech
+            if speech.text
+        ]
 
 
 class AttendeeSpec(_Spec):

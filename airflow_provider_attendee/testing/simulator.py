@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,21 @@ class Counters:
     faults: Counter[str] = field(default_factory=Counter)
     #: (host, port) of every client connection seen: how many TCP connections clients opened
     clients: set[tuple[str, int]] = field(default_factory=set)
+    #: requests of each route being served now, and the most served at once: the clients' concurrency
+    #: as the server saw it (overlapping request intervals), whatever the machine's speed
+    in_flight: Counter[str] = field(default_factory=Counter)
+    peak_in_flight: Counter[str] = field(default_factory=Counter)
+
+    @contextlib.contextmanager
+    def serving(self, route: str) -> Iterator[None]:
+        """Count one request of ``route`` while the server handles it."""
+        self.requests[route] += 1
+        self.in_flight[route] += 1
+        self.peak_in_flight[route] = max(self.peak_in_flight[route], self.in_flight[route])
+        try:
+            yield
+        finally:
+            self.in_flight[route] -= 1
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -61,6 +77,7 @@ class Counters:
             "statuses": dict(self.statuses),
             "faults": dict(self.faults),
             "connections": len(self.clients),
+            "peak_in_flight": dict(self.peak_in_flight),
         }
 
 

@@ -1,7 +1,10 @@
 """The simulator's in-memory world: bots with the real server's state machine, meetings, calendars.
 
 Everything time-dependent is driven by one scheduler (a heap of timed actions) that is run up to the
-clock's "now" before each request, so the world is lazy, deterministic and thread-safe (one lock).
+clock's "now" before each request, so the world is lazy, deterministic and thread-safe (one lock). A clock
+step costs what changes in it: only due actions run (never a scan of the bots), and a meeting's content
+(participants, their events, transcript, chat) is built when first read, or at admission when webhooks
+deliver it as it happens.
 Rules follow openapi.yml and the real server's observed behaviour (BEHAVIOUR.md).
 """
 
@@ -154,6 +157,8 @@ class SimBot:
     data_deleted: bool = False
     #: False for a bot without a default Recording (the real server then serves null states).
     has_recording: bool = True
+    #: True from admission until the meeting's content is built (on first read: SimWorld._content).
+    content_due: bool = False
 
     def body(self) -> dict[str, Any]:
         return {
@@ -224,11 +229,21 @@ class SimCalendarEvent:
     bot_ids: list[str] = field(default_factory=list)
 
 
-@dataclass(order=True)
+@dataclass
 class _Action:
-    when: datetime
-    order: int
-    run: Callable[[datetime], None] = field(compare=False)
+    """A timed change; queued as ``(when, order, action)``, so that the heap compares plain tuples."""
+
+    run: Callable[[datetime], None]
+    #: the bot the action belongs to (None for calendar actions), for :class:`StepCost`
+    bot_id: str | None = None
+
+
+@dataclass
+class StepCost:
+    """What one :meth:`SimWorld.sync` did: the actions it ran and the bots they touched (tests count them)."""
+
+    actions: int = 0
+    bot_ids: set[str] = field(default_factory=set)
 
 
 class SimWorld:
@@ -256,28 +271,39 @@ class SimWorld:
         self.zoom_credentials = True
         self.deleted_bot_ids: list[str] = []
         self._seq = itertools.count(1)
-        self._queue: list[_Action] = []
+        self._queue: list[tuple[datetime, int, _Action]] = []
+        #: the cost of the latest sync, and how many meetings' content was built so far
+        self.last_step = StepCost()
+        self.contents_built = 0
+        #: meeting URL -> its meeting in the scenario ``_meetings_of``: a join looks it up once per URL
+        self._meetings: dict[str, MeetingSpec] = {}
+        self._meetings_of: Scenario | None = None
         self._now = clock.now()
         self.load_calendars(self.scenario.calendars)
 
     # ----------------------------------------------------------------------------------- basics
-    def new_id(self, prefix: str) -> str:
+    def new_id(self, prefix: str, rng: random.Random | None = None) -> str:
+        """A server-style id from the world's seeded generator (or ``rng``, e.g. one bot's own)."""
         alphabet = string.ascii_letters + string.digits
-        return prefix + "".join(self.rng.choice(alphabet) for _ in range(16))
+        return prefix + "".join((rng or self.rng).choice(alphabet) for _ in range(16))
 
     def sync(self) -> datetime:
-        """Run every scheduled action due by the clock's now; returns now."""
+        """Run every scheduled action due by the clock's now (and nothing else); returns now."""
         with self.lock:
             now = max(self.clock.now(), self._now)
-            while self._queue and self._queue[0].when <= now:
-                action = heapq.heappop(self._queue)
-                self._now = max(self._now, action.when)
-                action.run(action.when)
+            step = self.last_step = StepCost()
+            while self._queue and self._queue[0][0] <= now:
+                when, _, action = heapq.heappop(self._queue)
+                step.actions += 1
+                if action.bot_id is not None:
+                    step.bot_ids.add(action.bot_id)
+                self._now = max(self._now, when)
+                action.run(when)
             self._now = now
             return now
 
-    def schedule(self, when: datetime, run: Callable[[datetime], None]) -> None:
-        heapq.heappush(self._queue, _Action(when, next(self._seq), run))
+    def schedule(self, when: datetime, run: Callable[[datetime], None], bot: SimBot | None = None) -> None:
+        heapq.heappush(self._queue, (when, next(self._seq), _Action(run, bot.id if bot else None)))
 
     # ------------------------------------------------------------------------------ calendars
     def load_calendars(self, calendars: list[CalendarSpec]) -> list[SimCalendar]:
@@ -658,7 +684,7 @@ class SimWorld:
             if bot.generation == generation and bot.id in self.bots and bot.state in TRANSITIONS[kind][0]:
                 self._apply(bot, kind, at, sub_type=sub_type)
 
-        self.schedule(when, run)
+        self.schedule(when, run, bot)
 
     def _plan_schedule(self, bot: SimBot, join_at: datetime) -> None:
         bot.generation += 1
@@ -667,7 +693,14 @@ class SimWorld:
         self._later(bot, max(join_at, self._now), "join_requested")
 
     def _meeting_for(self, bot: SimBot) -> MeetingSpec:
-        return self.scenario.meeting(bot.meeting_url) or generated_meeting(bot.meeting_url, self.seed)
+        """The scenario's meeting at the bot's URL, else the generated one; found once per URL and scenario."""
+        if self._meetings_of is not self.scenario:
+            self._meetings, self._meetings_of = {}, self.scenario
+        meeting = self._meetings.get(bot.meeting_url)
+        if meeting is None:
+            meeting = self.scenario.meeting(bot.meeting_url) or generated_meeting(bot.meeting_url, self.seed)
+            self._meetings[bot.meeting_url] = meeting
+        return meeting
 
     def _apply(self, bot: SimBot, kind: str, at: datetime, sub_type: str | None = None) -> None:
         allowed, target = TRANSITIONS[kind]
@@ -709,7 +742,7 @@ class SimWorld:
         elif kind == "post_processing_completed":
             bot.recording_state = "complete" if bot.recording_started_at else "failed"
             self._refresh_transcription(bot, at)
-            bot.transcription_state = "complete" if self.visible_utterances(bot, at) else "not_started"
+            bot.transcription_state = "complete" if self._transcribed(bot, at) else "not_started"
         elif kind in ("could_not_join_meeting", "fatal_error"):
             bot.generation += 1
             bot.departed_at = bot.departed_at or at
@@ -719,6 +752,7 @@ class SimWorld:
                 bot.transcription_state = "failed"
         elif kind == "data_deleted":
             bot.data_deleted = True
+            bot.content_due = False
             bot.observed.clear()
             bot.utterances.clear()
             bot.chat.clear()
@@ -743,7 +777,8 @@ class SimWorld:
             self._later(bot, arrive, "joined_meeting")
 
     def _start_meeting(self, bot: SimBot, at: datetime) -> None:
-        meeting = bot.meeting or self._meeting_for(bot)
+        """Admission: plan the meeting's timed changes; its content is built on first read (``_content``)."""
+        meeting = bot.meeting = bot.meeting or self._meeting_for(bot)
         bot.admitted_at = at
         # Recording needs the bot's default Recording (a bot made without one never records).
         if bot.has_recording and bot.settings.get("recording_settings", {}).get("format") != "none":
@@ -751,7 +786,43 @@ class SimWorld:
         end = meeting.end_offset()
         if end is not None:
             self._later(bot, at + timedelta(seconds=end), "meeting_ended")
+        if meeting.spoken_lines:  # transcription starts once the first utterance is transcribed
+            first = at + min(stop for _, stop in meeting.spoken_lines) + TRANSCRIPTION_DELAY
+            self.schedule(first, functools.partial(self._refresh_transcription, bot), bot)
+        bot.content_due = True
+        if self.content_listeners:  # webhooks: each event and utterance when it becomes visible
+            self._content(bot)
+            items: list[ObservedEvent | Utterance] = [*bot.observed, *bot.utterances]
+            for item in items:
+                self.schedule(item.created_at, functools.partial(self._content_visible, bot, item), bot)
+            for chat_line in bot.chat:  # chat_messages.update when the message is sent
+                self.schedule(chat_line.at, functools.partial(self._content_visible, bot, chat_line), bot)
+
+    def _content(self, bot: SimBot) -> SimBot:
+        """The bot with its meeting's content, built on first need, so that a clock step never pays for
+        meetings nobody reads (the content depends only on the seed, the bot and its admission)."""
+        with self.lock:
+            if bot.content_due and bot.meeting is not None and bot.admitted_at is not None:
+                bot.content_due = False
+                self.contents_built += 1
+                self._build_content(bot, bot.meeting, bot.admitted_at)
+            return bot
+
+    def _transcribed(self, bot: SimBot, now: datetime) -> bool:
+        """Whether an utterance the bot heard is transcribed by ``now`` (``visible_utterances`` is not
+        empty), from the meeting's spoken lines: utterances are timed the same way in ``_build_content``."""
+        at = bot.admitted_at
+        if at is None or bot.meeting is None or bot.data_deleted:
+            return False
+        return any(
+            at + stop + TRANSCRIPTION_DELAY <= now and bot.in_meeting_window(at + start)
+            for start, stop in bot.meeting.spoken_lines
+        )
+
+    def _build_content(self, bot: SimBot, meeting: MeetingSpec, at: datetime) -> None:
+        """The meeting's participants, their events, the transcript and the chat, for a bot admitted at ``at``."""
         rng = random.Random(f"{self.seed}:{bot.id}")
+        ids = random.Random(f"{self.seed}:{bot.id}:ids")  # the bot's own: the same ids whenever it is built
         people: dict[str, Participant] = {}
         observed: list[tuple[datetime, datetime, Participant, str, dict[str, Any]]] = []
 
@@ -762,7 +833,7 @@ class SimWorld:
         for index, spec in enumerate(meeting.participants):
             uuid = spec.uuid or hashlib.sha1(f"{bot.id}:{index}:{spec.name}".encode()).hexdigest()[:24]
             person = people[uuid] = Participant(
-                id=self.new_id("par_"),
+                id=self.new_id("par_", ids),
                 uuid=uuid,
                 user_uuid=spec.user_uuid,
                 name=spec.name,
@@ -789,36 +860,27 @@ class SimWorld:
                             stop + TRANSCRIPTION_DELAY,
                         )
                     )
-        if bot.utterances:  # transcription starts once the first utterance is transcribed
-            first = min(u.created_at for u in bot.utterances)
-            self.schedule(first, functools.partial(self._refresh_transcription, bot))
         observed.sort(key=lambda item: (item[1], item[0]))
         bot.observed = [
-            ObservedEvent(self.new_id("pe_"), next(self._seq), person, kind, moment, created, data)
+            ObservedEvent(self.new_id("pe_", ids), next(self._seq), person, kind, moment, created, data)
             for moment, created, person, kind, data in observed
         ]
-        if self.content_listeners:  # webhooks: each event and utterance when it becomes visible
-            items: list[ObservedEvent | Utterance] = [*bot.observed, *bot.utterances]
-            for item in items:
-                self.schedule(item.created_at, functools.partial(self._content_visible, bot, item))
         by_name = {p.name: p for p in people.values() if p.name}
         for line in meeting.chat:
             sender = (
                 by_name.get(line.sender)
                 or people.get(line.sender)
-                or Participant(self.new_id("par_"), f"chat-{line.sender}", None, line.sender, False)
+                or Participant(self.new_id("par_", ids), f"chat-{line.sender}", None, line.sender, False)
             )
             chat_line = ChatLine(
-                self.new_id("msg_"), sender, at + timedelta(seconds=line.at), line.text, line.to
+                self.new_id("msg_", ids), sender, at + timedelta(seconds=line.at), line.text, line.to
             )
             bot.chat.append(chat_line)
-            if self.content_listeners:  # webhooks: chat_messages.update when the message is sent
-                self.schedule(chat_line.at, functools.partial(self._content_visible, bot, chat_line))
 
     def _refresh_transcription(self, bot: SimBot, now: datetime) -> None:
         """not_started -> in_progress once an utterance the bot heard is transcribed."""
         active = bot.state in JOINED or bot.state in ("leaving", "post_processing")
-        if bot.transcription_state == "not_started" and active and self.visible_utterances(bot, now):
+        if bot.transcription_state == "not_started" and active and self._transcribed(bot, now):
             bot.transcription_state = "in_progress"
 
     # ------------------------------------------------------------------- what a bot observed
@@ -835,13 +897,19 @@ class SimWorld:
                 listener(bot, item)
 
     def visible_events(self, bot: SimBot, now: datetime) -> list[ObservedEvent]:
-        return [e for e in bot.observed if e.created_at <= now and bot.in_meeting_window(e.timestamp)]
+        return [
+            e
+            for e in self._content(bot).observed
+            if e.created_at <= now and bot.in_meeting_window(e.timestamp)
+        ]
 
     def visible_utterances(self, bot: SimBot, now: datetime) -> list[Utterance]:
-        return [u for u in bot.utterances if u.created_at <= now and bot.in_meeting_window(u.start)]
+        return [
+            u for u in self._content(bot).utterances if u.created_at <= now and bot.in_meeting_window(u.start)
+        ]
 
     def visible_chat(self, bot: SimBot, now: datetime) -> list[ChatLine]:
-        return [c for c in bot.chat if c.at <= now and bot.in_meeting_window(c.at)]
+        return [c for c in self._content(bot).chat if c.at <= now and bot.in_meeting_window(c.at)]
 
     def participants_seen(self, bot: SimBot, now: datetime) -> list[Participant]:
         seen: dict[str, Participant] = {}

@@ -44,30 +44,44 @@ def task_states(run) -> dict[str, str]:
     }
 
 
+#: Modules a DAG file must not import at parse time (operators import them when they run): parsing stays
+#: cheap. A DAG with an AssetWatcher builds its trigger, which holds the hook, so it may import the client.
+NOT_AT_PARSE = (
+    "matplotlib",
+    "fsspec",
+    "airflow_provider_attendee.report",
+    "airflow_provider_attendee.report_render",
+    "airflow_provider_attendee.testing",
+)
+CLIENT = ("httpx", "airflow_provider_attendee.hooks.attendee")
+
+
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
-def test_dag_file_imports_cleanly_and_quickly(path):
-    """Fresh interpreter: no warnings from our code, a valid DAG, parse time measured (after airflow.sdk)."""
+def test_dag_file_imports_cleanly_and_lazily(path):
+    """Fresh interpreter: no warnings from our code, a valid DAG, and none of the heavy modules the operators
+    import lazily (counted, not timed: the parse time is measured in bench/parse_time.py)."""
     code = f"""
-import runpy, time, warnings
+import runpy, sys, warnings
 import airflow.sdk
+before = set(sys.modules)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    start = time.perf_counter()
     ns = runpy.run_path({str(path)!r})
-    elapsed = time.perf_counter() - start
 ours = [f"{{w.filename}}:{{w.lineno}}: {{w.message}}" for w in caught
         if "airflow_provider_attendee" in w.filename or "example_dags" in w.filename]
 assert not ours, ours
 dag = ns["dag"]
 dag.validate()
-print(dag.dag_id, len(dag.tasks), round(elapsed * 1000))
+print(dag.dag_id, len(dag.tasks), ",".join(sorted(set(sys.modules) - before)))
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    dag_id, tasks, millis = result.stdout.split()[-3:]
+    dag_id, tasks, imported = result.stdout.split()[-3:]
     assert dag_id == path.stem and int(tasks) >= 1
-    print(f"{path.stem}: {tasks} tasks, parsed in {millis} ms after airflow.sdk")
-    assert int(millis) < 1000
+    lazy = NOT_AT_PARSE if "AssetWatcher" in path.read_text() else NOT_AT_PARSE + CLIENT
+    eager = sorted(m for m in imported.split(",") if any(m == n or m.startswith(f"{n}.") for n in lazy))
+    print(f"{path.stem}: {tasks} tasks, {len(imported.split(','))} modules imported after airflow.sdk")
+    assert not eager, f"imported at parse time: {eager}"
 
 
 def test_dagbag_has_no_import_errors():

@@ -58,7 +58,7 @@ POST_MEETING = "attendee_post_meeting"
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_pushed_meetings_each_run_the_post_meeting_dag_once_in_a_real_airflow(tmp_path):
     """The simulator delivers signed webhooks to the plugin on the real API server and the example
     post-meeting DAG (push mode) processes every finished meeting exactly once, also six that end in the
@@ -106,7 +106,7 @@ def test_pushed_meetings_each_run_the_post_meeting_dag_once_in_a_real_airflow(tm
                 bots = {hook.create_bot(u, bot_name="Push").id for u in urls}
             sim.admin.advance(3600)  # all six meetings end now: six "ended" deliveries within milliseconds
             ended_at = time.monotonic()
-            wait_processed(bots, timeout=120)
+            wait_processed(bots, timeout=240)  # a lost meeting fails, not a slow machine
             latency = time.monotonic() - ended_at
             deliveries = sim.admin.webhook_deliveries()
             assert deliveries and all(d["attempts"] == [200] for d in deliveries), deliveries
@@ -142,9 +142,10 @@ def test_pushed_meetings_each_run_the_post_meeting_dag_once_in_a_real_airflow(tm
             time.sleep(3)
             assert late not in processed()
             airflow.start("scheduler")
-            wait_processed(bots | {late}, timeout=120)
+            wait_processed(bots | {late}, timeout=240)
 
             assert processed() == sorted(bots | {late}), processed()  # each meeting exactly once
             runs = parse_json_list(airflow.cli("dags", "list-runs", POST_MEETING, "-o", "json").stdout)
             assert runs and {r["state"] for r in runs} == {"success"}, runs
+            # Timed for information only (bench.event_latency measures it): a busy machine is slower, not wrong.
             print(f"six simultaneous finishes processed {latency:.1f} s after the meetings ended")

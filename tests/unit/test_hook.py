@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import httpx
 import pendulum
 import pytest
 import respx
+import tenacity
 
 from airflow_provider_attendee import __version__
 from airflow_provider_attendee.exceptions import (
@@ -346,16 +348,17 @@ class TestRetries:
         assert route.call_count == 4  # 1 + max_retries (3)
         assert "HTTP 503" in str(info.value) and "non-JSON error page (HTML)" in str(info.value)
 
-    def test_total_time_bound(self, api, monkeypatch):
+    def test_total_time_bound(self, api, sleeps, monkeypatch):
+        """max_retry_time stops the retries, on a clock that only the retry waits move (not the machine's)."""
         monkeypatch.setenv(
             "AIRFLOW_CONN_ATTENDEE_DEFAULT", conn_json(max_retries=50, max_retry_time=0.2, retry_backoff=0.05)
         )
+        monkeypatch.setattr(tenacity, "time", SimpleNamespace(monotonic=lambda: sum(sleeps)))
         route = api.get("/bots/bot_1").respond(503, json={"detail": "down"})
-        started = time.monotonic()
         with pytest.raises(AttendeeServerError):
             AttendeeHook().get_bot("bot_1")
-        assert time.monotonic() - started < 2
-        assert 2 <= route.call_count < 50
+        assert 2 <= route.call_count == len(sleeps) + 1 < 50  # stopped by the time bound, not the 50 retries
+        assert sum(sleeps[:-1]) < 0.2 <= sum(sleeps)  # the first attempt after 0.2 s of waiting was the last
 
     def test_post_without_dedup_key_not_retried_after_read_timeout(self, api, sleeps):
         route = api.post("/bots").mock(side_effect=httpx.ReadTimeout("timed out"))

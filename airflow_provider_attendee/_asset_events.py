@@ -308,6 +308,21 @@ def record_caught_up(*, bot_id: str, state: str, conn_id: str, extra: dict[str, 
     return None
 
 
+def finished_bots(bot_ids: set[str]) -> set[str]:
+    """Those of ``bot_ids`` whose finish was recorded (pushed or caught up): the catch-up skips them."""
+    if not bot_ids:
+        return set()
+    load_models()
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        _ensure_tables(session)
+        rows = session.execute(
+            select(finished_meetings.c.bot_id).where(finished_meetings.c.bot_id.in_(sorted(bot_ids)))
+        )
+        return {str(bot_id) for (bot_id,) in rows}
+
+
 def catch_up_conn_ids() -> list[str]:
     """The connections that have delivered webhooks (their meetings are caught up)."""
     load_models()

@@ -102,9 +102,12 @@ async def look(
     *,
     meeting_url: str | None = None,
     wanted: Callable[[Bot], bool] = lambda bot: True,
+    already_known: Callable[[set[str]], set[str]] = lambda ids: set(),
 ) -> tuple[list[Finished], WatchState]:
     """One look: the bots that reached one of ``targets`` (finished states) since ``previous``, and the
-    state for the next look. ``previous=None`` starts watching from now (nothing is reported)."""
+    state for the next look. ``previous=None`` starts watching from now (nothing is reported).
+    ``already_known`` names, among bots that left the live list, those known to have finished (pushed):
+    they are not looked up."""
     live = {
         bot.id async for bot in client.alist_bots(states=list(LIVE), meeting_url=meeting_url) if wanted(bot)
     }
@@ -115,7 +118,8 @@ async def look(
     if not previous.tail_known:
         new = []  # the tail was not known yet (a state saved before it was kept): only the live view
     found: list[Finished] = []
-    for bot_id in sorted(previous.live - live):
+    gone = previous.live - live
+    for bot_id in sorted(gone - already_known(gone)):
         try:
             bot = await client.aget_bot(bot_id)
         except AttendeeNotFoundError:

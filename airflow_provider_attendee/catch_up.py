@@ -77,7 +77,9 @@ def catch_up(conn_id: str, states: set[str], owner: str, lease: timedelta) -> Ca
 
     async def one_look() -> tuple[list[Any], WatchState]:
         try:
-            return await look(hook, WatchState.from_json(saved), states)
+            return await look(
+                hook, WatchState.from_json(saved), states, already_known=_asset_events.finished_bots
+            )
         finally:
             await hook.aclose()
 

@@ -163,6 +163,13 @@ def _run(
                 subscription = {"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}
                 sim.admin.set_webhooks([subscription], secret)
             use_connection(sim)
+            if mode == "outage":  # a delivery first, so the catch-up knows the connection
+                with AttendeeHook() as hook:
+                    first = hook.create_bot(MEETING_URLS[0], bot_name="Bench").id
+                sim.admin.advance(3600)
+                while first not in consumed(home):
+                    airflow.assert_alive()
+                    time.sleep(0.5)
             with AttendeeHook() as hook:
                 bots = [hook.create_bot(MEETING_URLS[i % 3], bot_name="Bench").id for i in range(meetings)]
             sim.admin.advance(120)  # every bot is in its meeting
@@ -173,14 +180,8 @@ def _run(
                     airflow.assert_alive()
                     assert time.monotonic() < deadline, f"the watcher is not polling; see {home}"
                     time.sleep(0.5)
-            if mode == "outage":  # a delivery first, so the catch-up knows the connection and its bots
-                with AttendeeHook() as hook:
-                    first = hook.create_bot(MEETING_URLS[0], bot_name="Bench").id
-                sim.admin.advance(3600)
-                while first not in consumed(home):
-                    airflow.assert_alive()
-                    time.sleep(0.5)
-                time.sleep(2 * catch_up_interval)  # the catch-up has seen the live bots
+            if mode == "outage":  # the catch-up has seen the live bots; then the API server goes down
+                time.sleep(2 * catch_up_interval)
                 airflow.stop("api-server")
                 down_at = time.monotonic()
             sim.admin.reset_counters()
@@ -286,11 +287,19 @@ def main() -> None:
     parser.add_argument("--catch-up-interval", type=float, default=10.0)
     args = parser.parse_args()
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="attendee-bench-"))
-    results = [
-        run(mode, args.meetings, args.poll_interval, burners=int(n), catch_up_interval=args.catch_up_interval)
-        for n in args.burners.split(",")
-        for mode in args.modes.split(",")
-    ]
+    results = []
+    for n in args.burners.split(","):
+        for mode in args.modes.split(","):
+            results.append(
+                run(
+                    mode,
+                    args.meetings,
+                    args.poll_interval,
+                    burners=int(n),
+                    catch_up_interval=args.catch_up_interval,
+                )
+            )
+            report(results[-1:])  # as each finishes: a long run shows its figures even if a later one fails
     report(results)
     lost = sum(r["meetings_lost"] + r["meetings_run_twice"] for r in results)
     print(f"\nMeetings lost or run twice: {lost} (bound: 0) -> {'met' if lost == 0 else 'NOT MET'}")

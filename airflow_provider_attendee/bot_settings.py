@@ -8,6 +8,7 @@ default, so the participant report measures speaking time from the platform's sp
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +23,7 @@ def merge_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any] | None)
     for key, default in defaults.items():
         value = merged.get(key)
         if value is None:
-            merged[key] = default
+            merged[key] = copy.deepcopy(default)
         elif isinstance(value, Mapping) and isinstance(default, Mapping):
             merged[key] = merge_defaults(default, value)
     return merged

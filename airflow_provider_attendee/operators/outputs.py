@@ -206,7 +206,12 @@ class AttendeeRecordingOperator(_OutputOperator):
         except AttendeeRecordingMissingError as err:
             if self.if_missing == "fail":
                 raise
-            self.log.warning("No recording saved (if_missing='skip'): %s", err)
+            self.log.warning(
+                "Bot %s has no recording file (%s): created with recording_settings.format \"none\", not "
+                "uploaded yet, or no recording storage on the server. Carrying on without it (if_missing='skip').",
+                self.bot_id,
+                err.detail,
+            )
             return {"bot_id": self.bot_id, "path": None, "bytes": 0, "missing": err.detail or str(err)}
         url = httpx.URL(recording.url)
         suffix = url.path.rsplit(".", 1)[-1] if "." in url.path.rsplit("/", 1)[-1] else "mp4"

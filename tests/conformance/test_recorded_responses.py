@@ -257,7 +257,8 @@ def test_speech_events_off_through_the_operators(replay_api, tmp_path, bot_id, s
     ).execute({"ti": ti})
     assert report["headline"]["speaking_source"] == source
     assert report["headline"]["total_speaking_seconds"] == 85.5
-    written = json.loads(open(report["paths"]["json"].removeprefix("file://")).read())
+    with open(report["paths"]["json"].removeprefix("file://")) as json_file:
+        written = json.load(json_file)
     assert {p["uuid"]: p["speaking_seconds"] for p in written["participants"]} == SPOKE
     assert {p["uuid"]: p["present_seconds"] for p in written["participants"]} == PRESENT
     assert {p["uuid"]: p["speaking_turns"] for p in written["participants"]} == TURNS

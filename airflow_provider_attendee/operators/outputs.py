@@ -207,7 +207,7 @@ class AttendeeRecordingOperator(_OutputOperator):
             if self.if_missing == "fail":
                 raise
             self.log.warning(
-                "Bot %s has no recording file (%s): created with recording_settings.format \"none\", not "
+                'Bot %s has no recording file (%s): created with recording_settings.format "none", not '
                 "uploaded yet, or no recording storage on the server. Carrying on without it (if_missing='skip').",
                 self.bot_id,
                 err.detail,

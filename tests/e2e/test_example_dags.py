@@ -98,7 +98,7 @@ def test_dagbag_has_no_import_errors():
         ),
         pytest.param(  # a server without recording storage: GET /recording is 404 "No recording file ..."
             False,
-            marks=pytest.mark.attendee_simulator(scenario="demo", time_scale=60, recording_storage=False),
+            marks=pytest.mark.attendee_simulator(scenario="demo", time_scale=30, recording_storage=False),
             id="no-recording-file",
         ),
     ],

@@ -59,6 +59,14 @@ class AttendeeNotFoundError(AttendeeAPIError):
     """404: the bot, calendar or path does not exist (or belongs to another project)."""
 
 
+class AttendeeRecordingMissingError(AttendeeNotFoundError, AirflowFailException):
+    """404 on ``/recording`` for a bot that exists but has no recording file (never retried).
+
+    Created with ``recording_settings.format: "none"``, not uploaded yet, or a server without recording
+    storage: an outcome to handle (``AttendeeRecordingOperator(if_missing="skip")``), not a wrong id.
+    """
+
+
 class AttendeeInvalidRequestError(AttendeeAPIError):
     """400: the server rejected the request's fields (see ``field_errors``)."""
 
@@ -140,6 +148,13 @@ def _classify_bad_request(detail: str) -> type[AttendeeInvalidRequestError]:
     return AttendeeInvalidRequestError
 
 
+def _is_missing_recording(path: str, detail: str) -> bool:
+    """The server's 404 for a bot without a recording file (or without a recording), not "Bot not found"."""
+    return path.rstrip("/").endswith("/recording") and detail.lower().startswith(
+        ("no recording file found", "no recording found")
+    )
+
+
 def error_for_status(
     *,
     status_code: int,
@@ -161,6 +176,18 @@ def error_for_status(
     if status_code in (401, 403):
         error = AttendeeAuthenticationError(
             f"{where} Check the API key (password) of Airflow connection {conn_id!r}.",
+            http_status=status_code,
+            method=method,
+            path=path,
+            detail=detail,
+        )
+    elif status_code == 404 and _is_missing_recording(path, detail):
+        error = AttendeeRecordingMissingError(
+            f"{where} The bot exists but has no recording file: it was created with "
+            'recording_settings.format "none" (no file is ever made), its file is not uploaded yet (it is '
+            "once the bot has ended and its recording_state is complete), or the Attendee server has no "
+            'recording storage configured. Use AttendeeRecordingOperator(if_missing="skip") to carry on '
+            "without it.",
             http_status=status_code,
             method=method,
             path=path,

@@ -1,4 +1,4 @@
-"""Attendance and speaking report from participant events: one streaming pass, pure Python, no Airflow.
+"""Attendance and speaking report from participant events (and the transcript): pure Python, no Airflow.
 
 Events may arrive out of timestamp order (the server returns them in storage order): a reorder buffer,
 sorted in batches and flushed up to ``reorder_window_ms`` behind the newest event, puts them back in order, so memory is bounded by
@@ -6,6 +6,11 @@ the participants and the window, never by the number of events. The messy real c
 a leave without a join (present since the meeting started), a join without a leave and a speech_start
 without a stop (closed at the meeting's end or the participant's leave), repeated joins, two people with
 the same display name (keyed by participant uuid), and events outside the meeting (clamped).
+
+Speaking time comes from one source per meeting (:data:`SPEAKING_SOURCES`): the speech_start/speech_stop
+events when the bot recorded any (the platform's voice activity), otherwise the transcript's utterances
+(``speaker_uuid``, ``timestamp_ms``, ``duration_ms``), which a real bot records by default while speech
+events are off by default (:data:`SPEECH_EVENTS_SETTING`). The report says which one it used.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_attendee.names import display_name
 from airflow_provider_attendee.presence import ParticipantEventLike
@@ -25,6 +30,31 @@ MAX_INTERVALS_PER_PERSON = 5000
 FLUSH_BATCH = 8192
 #: At the same millisecond: join first, then a speech stop before a new start, leave last.
 KIND_ORDER = {"join": 0, "speech_stop": 1, "speech_start": 2, "leave": 3}
+SPEECH_KINDS = frozenset({"speech_start", "speech_stop"})
+#: The bot setting (inside ``recording_settings``) that makes a real bot record speech events.
+SPEECH_EVENTS_SETTING = "recording_settings.record_participant_speech_start_stop_events"
+#: Where speaking time came from: speech events, the transcript, or neither (unknown, shown as 0).
+SPEAKING_SOURCES = ("speech_events", "transcript", "none")
+TRANSCRIPT_NOTE = (
+    "Speaking time, turns and talk share come from the transcript's utterances: the bot recorded no speech "
+    f"events. Bots created with {SPEECH_EVENTS_SETTING}: true (the provider's operators set it by default) "
+    "record them."
+)
+NO_SPEECH_NOTE = (
+    "No speech events and no transcript: speaking time is unknown (shown as 0). Create bots with "
+    f"{SPEECH_EVENTS_SETTING}: true, or with transcription (by default Deepgram for Zoom, which needs the "
+    "project's Deepgram credentials; the platform's captions for Google Meet and Teams)."
+)
+
+
+class UtteranceLike(Protocol):
+    """A transcript utterance as the report reads it (duck-typed like the API model)."""
+
+    speaker_uuid: str
+    speaker_name: str | None
+    speaker_is_host: bool
+    timestamp_ms: int
+    duration_ms: int
 
 
 def _iso(ms: int | None) -> str | None:
@@ -75,9 +105,13 @@ class MeetingReport:
     timeline: list[tuple[str, int]]
     events_processed: int
     anomalies: dict[str, int] = field(default_factory=dict)
+    #: speech_events, transcript or none (see :data:`SPEAKING_SOURCES`)
+    speaking_source: str = "speech_events"
+    #: sentences for people: where a figure came from and how to get a better one
+    notes: list[str] = field(default_factory=list)
 
     def headline(self) -> dict[str, Any]:
-        """The few numbers worth an XCom: duration, attendance, peak, top speaker."""
+        """The few numbers worth an XCom: duration, attendance, peak, top speaker, speaking source."""
         top = max(self.participants, key=lambda p: p.speaking_seconds, default=None)
         return {
             "duration_seconds": self.duration_seconds,
@@ -85,11 +119,13 @@ class MeetingReport:
             "peak_concurrent": self.peak_concurrent,
             "total_speaking_seconds": self.total_speaking_seconds,
             "top_speaker": top.name if top and top.speaking_seconds else None,
+            "speaking_source": self.speaking_source,
         }
 
 
 class ReportBuilder:
-    """Feed participant events in any order with :meth:`add`, then call :meth:`finish`.
+    """Feed participant events in any order with :meth:`add` (and the transcript with
+    :meth:`add_utterances`), then call :meth:`finish`.
 
     :param meeting_start_ms: when the bot joined (epoch ms); default: the first event.
     :param meeting_end_ms: when the bot left or the meeting ended; default: the last event.
@@ -120,7 +156,15 @@ class ReportBuilder:
         self._timeline: list[tuple[int, int]] = []
         self._processed = 0
         self._last_ms: int | None = None
+        self._speech_events = 0
+        #: (start_ms, end_ms, uuid, name, is_host) per utterance; used only without speech events
+        self._utterances: list[tuple[int, int, str, str, bool]] = []
         self.anomalies: dict[str, int] = {}
+
+    @property
+    def has_speech_events(self) -> bool:
+        """Whether any speech_start/speech_stop was added (then the transcript is not needed)."""
+        return self._speech_events > 0
 
     def _note(self, kind: str) -> None:
         self.anomalies[kind] = self.anomalies.get(kind, 0) + 1
@@ -139,6 +183,8 @@ class ReportBuilder:
         """Add one event given as plain values (the fast path for large streams)."""
         # Same-time events are ordered by kind, then participant and id: the result never depends on
         # the order in which the server returned them.
+        if kind in SPEECH_KINDS:
+            self._speech_events += 1
         self._buffer.append((ts, KIND_ORDER.get(kind, 4), uuid, event_id, kind, name, is_host))
         if ts > self._newest:
             self._newest = ts
@@ -164,6 +210,20 @@ class ReportBuilder:
     def add_all(self, events: Iterable[ParticipantEventLike]) -> ReportBuilder:
         for event in events:
             self.add(event)
+        return self
+
+    def add_utterances(self, utterances: Iterable[UtteranceLike]) -> ReportBuilder:
+        """The transcript: speaking time comes from it when the bot recorded no speech events."""
+        for u in utterances:
+            self._utterances.append(
+                (
+                    u.timestamp_ms,
+                    u.timestamp_ms + max(u.duration_ms, 0),
+                    u.speaker_uuid,
+                    display_name(u.speaker_name, u.speaker_uuid),
+                    u.speaker_is_host,
+                )
+            )
         return self
 
     # ------------------------------------------------------------------------------- internals
@@ -207,11 +267,12 @@ class ReportBuilder:
         ts, _, uuid, _, kind, name, is_host = item
         if self.start_ms is None:
             self.start_ms = ts
-        if self._clock is not None and ts < self._clock:
+        if ts < self.start_ms:
+            self._note("before_bot_joined")  # e.g. people already there: counted from the bot's join
+            ts = max(self.start_ms, self._clock or self.start_ms)
+        elif self._clock is not None and ts < self._clock:
             self._note("late_event")  # older than the reorder window allowed: clamp to keep totals sane
             ts = self._clock
-        if ts < self.start_ms:
-            ts = self.start_ms
         if self.end_ms is not None and ts > self.end_ms:
             self._note("after_meeting_end")
             ts = self.end_ms
@@ -257,6 +318,9 @@ class ReportBuilder:
             if person.present_since is not None and end is not None:
                 self._note("join_without_leave")
                 self._stop_presence(person, max(end, person.present_since))
+        source, notes = self._speaking_source()
+        if source == "transcript":
+            self._speaking_from_transcript(start, end)
         total_speaking = sum(p.speaking_ms for p in self._people.values())
         people = sorted(self._people.values(), key=lambda p: (-p.speaking_ms, p.first_join_ms or 0, p.name))
         stats = [
@@ -290,13 +354,53 @@ class ReportBuilder:
             timeline=[(_iso(ts) or "", count) for ts, count in timeline],
             events_processed=self._processed,
             anomalies=dict(sorted(self.anomalies.items())),
+            speaking_source=source,
+            notes=notes,
         )
+
+    def _speaking_source(self) -> tuple[str, list[str]]:
+        """The one rule: speech events when the bot recorded any, else the transcript, else nothing."""
+        if self._speech_events:
+            return "speech_events", []
+        if self._utterances:
+            return "transcript", [TRANSCRIPT_NOTE]
+        return "none", [NO_SPEECH_NOTE]
+
+    def _speaking_from_transcript(self, start: int | None, end: int | None) -> None:
+        """Speaking time and turns from the utterances (clamped to the meeting): a speaker's overlapping
+        utterances count once, as one turn."""
+        speaking_until: dict[str, int] = {}
+        for begin, stop, uuid, name, is_host in sorted(self._utterances):
+            if start is not None:
+                begin, stop = max(begin, start), max(stop, start)
+            if end is not None:
+                begin, stop = min(begin, end), min(stop, end)
+            if stop <= begin:
+                self._note("utterance_outside_meeting")
+                continue
+            person = self._people.get(uuid)
+            if person is None:  # spoke, but no join or leave of theirs was recorded
+                self._note("speaker_without_events")
+                person = self._people[uuid] = _Person(uuid, name, is_host)
+            until = speaking_until.get(uuid)
+            if until is not None and begin < until:  # overlaps the speaker's previous utterance
+                if stop > until:
+                    person.speaking_ms += stop - until
+                    self._keep(person, "speaking", until, stop)
+                    speaking_until[uuid] = stop
+                continue
+            person.speaking_ms += stop - begin
+            person.turns += 1
+            self._keep(person, "speaking", begin, stop)
+            speaking_until[uuid] = stop
 
 
 def build_report(
     events: Iterable[ParticipantEventLike],
     meeting_start_ms: int | None = None,
     meeting_end_ms: int | None = None,
+    utterances: Iterable[UtteranceLike] = (),
 ) -> MeetingReport:
     """One-call form of :class:`ReportBuilder`."""
-    return ReportBuilder(meeting_start_ms, meeting_end_ms).add_all(events).finish()
+    builder = ReportBuilder(meeting_start_ms, meeting_end_ms).add_all(events)
+    return builder.add_utterances(utterances).finish()

@@ -22,7 +22,14 @@ CSV_FIELDS = [
     "talk_share",
     "speaking_turns",
     "joins",
+    "speaking_source",
 ]
+#: How each speaking source reads in the Markdown and on the chart.
+SOURCE_LABELS = {
+    "speech_events": "from the speech events",
+    "transcript": "from the transcript",
+    "none": "unknown: no speech events, no transcript",
+}
 
 
 def _minutes(seconds: float) -> str:
@@ -39,7 +46,7 @@ def to_csv(report: MeetingReport) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for person in report.participants:
-        writer.writerow(asdict(person))
+        writer.writerow({**asdict(person), "speaking_source": report.speaking_source})
     return buffer.getvalue()
 
 
@@ -50,7 +57,8 @@ def to_markdown(report: MeetingReport, title: str = "Meeting report") -> str:
         f"- Duration: {_minutes(report.duration_seconds)} ({report.start} to {report.end})",
         f"- Participants: {len(report.participants)}, at most {report.peak_concurrent} at once"
         + (f" ({report.peak_at})" if report.peak_at else ""),
-        f"- Talk time: {_minutes(report.total_speaking_seconds)}",
+        f"- Talk time: {_minutes(report.total_speaking_seconds)} "
+        f"({SOURCE_LABELS.get(report.speaking_source, report.speaking_source)})",
         "",
         "| Participant | Present | Spoke | Share | Turns |",
         "|---|---:|---:|---:|---:|",
@@ -61,8 +69,10 @@ def to_markdown(report: MeetingReport, title: str = "Meeting report") -> str:
             f"| {p.name}{host} | {_minutes(p.present_seconds)} | {_minutes(p.speaking_seconds)} | "
             f"{p.talk_share:.0%} | {p.speaking_turns} |"
         )
-    if report.anomalies:
-        lines += ["", "Data notes: " + ", ".join(f"{k} x{v}" for k, v in report.anomalies.items())]
+    if report.notes or report.anomalies:
+        lines += ["", "Data notes:", ""] + [f"- {note}" for note in report.notes]
+        if report.anomalies:
+            lines.append("- Events adjusted: " + ", ".join(f"{k} x{v}" for k, v in report.anomalies.items()))
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +110,8 @@ def chart_writer(report: MeetingReport, intervals: dict[str, dict[str, list[tupl
                 bars = [(minutes(s, origin), (e - s) / 60_000) for s, e in spans[kind]]
                 ax_people.broken_barh(bars, (row - height, 2 * height), color=color)
         ax_people.set_yticks(range(len(people)), [p.name for p in reversed(people)])
-        ax_people.set_title("Attendance (light) and speaking (dark)")
+        source = SOURCE_LABELS.get(report.speaking_source, report.speaking_source)
+        ax_people.set_title(f"Attendance (light) and speaking (dark, {source})")
         times = [minutes(t, origin) for t, _ in report.timeline]
         ax_count.step(times, [c for _, c in report.timeline], where="post")
         ax_count.set_ylabel("present")

@@ -161,3 +161,5 @@ JOINED_EVENT = "joined_meeting"
 DEPARTURE_EVENTS = frozenset(
     {"leave_requested", "meeting_ended", "left_meeting", "fatal_error", "could_not_join_meeting"}
 )
+#: Events after which the bot is out of the meeting (a leave_requested bot is still in it, leaving).
+LEFT_EVENTS = DEPARTURE_EVENTS - {"leave_requested"}

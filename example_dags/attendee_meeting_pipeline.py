@@ -4,13 +4,20 @@ One meeting, end to end.
 For the meeting URL given as a DAG param: create a bot, wait until it records, wait until enough people
 are present, wait until the meeting is (nearly) empty or 90 minutes passed, make the bot leave,
 wait until it ended (transcript and recording ready), then fetch the transcript, the recording and the
-participant report in parallel, and publish a short summary (log, XCom and a Markdown file).
+participant report in parallel, and publish a short summary (an INFO line in the task log, XCom and a
+Markdown file).
+
+The bot asks for speech events (the create operator's default), so the report measures who spoke from
+them; a bot without them is measured from its transcript. A bot without a recording file (created with
+``recording_settings.format: "none"``, or a server without recording storage) still gets its summary,
+which says the recording is missing.
 
 All waits are deferrable sensors: no worker slot is held while the meeting runs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +36,7 @@ from airflow_provider_attendee.sensors.attendee import AttendeeBotStateSensor, A
 # Seconds between checks; the demo shortens it (its simulated meetings run 60x faster).
 POLL = float(os.environ.get("ATTENDEE_EXAMPLE_POLL_SECONDS", "30"))
 BOT_ID = "{{ ti.xcom_pull(task_ids='create_bot') }}"
+log = logging.getLogger("attendee_meeting_pipeline")
 
 with DAG(
     dag_id="attendee_meeting_pipeline",
@@ -92,37 +100,51 @@ with DAG(
     transcript = AttendeeTranscriptOperator(
         task_id="transcript", bot_id=BOT_ID, formats=["json", "txt", "vtt"]
     )
-    recording = AttendeeRecordingOperator(task_id="recording", bot_id=BOT_ID)
+    # A bot without a recording file is an outcome, not a failure: the summary says so.
+    recording = AttendeeRecordingOperator(task_id="recording", bot_id=BOT_ID, if_missing="skip")
     report = AttendeeParticipantReportOperator(task_id="participant_report", bot_id=BOT_ID)
 
     @task(task_id="publish_summary")
     def publish_summary(
         transcript: dict[str, Any], recording: dict[str, Any], report: dict[str, Any]
     ) -> dict[str, Any]:
-        """A short Markdown summary next to the report, also returned as XCom."""
+        """A short Markdown summary next to the report, logged at INFO and returned as XCom."""
         headline = report["headline"]
+        if recording["path"]:
+            saved = f"{recording['bytes']} bytes ({recording['path']})"
+        else:
+            saved = f"missing ({recording['missing']})"
+        talk = f"{headline['total_speaking_seconds'] / 60:.1f} minutes of talk"
+        if headline["speaking_source"] != "speech_events":
+            talk += f" (from the {headline['speaking_source']}: the bot recorded no speech events)"
         lines = [
             f"# Meeting summary (bot {report['bot_id']})",
             "",
             f"- {headline['participants']} participants, at most {headline['peak_concurrent']} at once",
-            f"- {headline['duration_seconds'] / 60:.0f} minutes, {headline['total_speaking_seconds'] / 60:.1f} minutes of talk",
+            f"- {headline['duration_seconds'] / 60:.0f} minutes, {talk}",
             f"- Top speaker: {headline['top_speaker']}",
             f"- Transcript: {transcript['utterances']} utterances ({transcript['paths']['json']})",
-            f"- Recording: {recording['bytes']} bytes ({recording['path']})",
+            f"- Recording: {saved}",
             f"- Report: {report['paths']['markdown']}",
         ]
         summary_path = Path(report["paths"]["markdown"].removeprefix("file://")).with_name("summary.md")
         summary_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print("\n".join(lines))
+        # One INFO line, where the task log shows it first (stdout lands in a collapsed group).
+        log.info(
+            "Meeting summary of bot %s: %s | report files: %s | summary: %s",
+            report["bot_id"],
+            "; ".join(line.removeprefix("- ") for line in lines[2:-1]),
+            ", ".join(f"{kind} {path}" for kind, path in report["paths"].items()),
+            summary_path,
+        )
         return {
             **headline,
             "bot_id": report["bot_id"],
             "summary": str(summary_path),
-            **{
-                "transcript": transcript["paths"]["json"],
-                "recording": recording["path"],
-                "report": report["paths"],
-            },
+            "transcript": transcript["paths"]["json"],
+            "recording": recording["path"],
+            "recording_missing": recording["missing"],
+            "report": report["paths"],
         }
 
     summary = publish_summary(transcript.output, recording.output, report.output)

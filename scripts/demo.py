@@ -122,9 +122,12 @@ def local(path: str) -> str:
 
 def print_report(title: str, report_json: str) -> None:
     report = json.loads(Path(local(report_json)).read_text())
+    source = {"speech_events": "speech events", "transcript": "the transcript"}.get(
+        report["speaking_source"], "nowhere: no speech events, no transcript"
+    )
     print(
         f"    {title}: {report['duration_seconds'] / 60:.0f} min, {len(report['participants'])} attended, "
-        f"at most {report['peak_concurrent']} at once"
+        f"at most {report['peak_concurrent']} at once; speaking time from {source}"
     )
     for person in report["participants"]:
         host = " (host)" if person["is_host"] else ""
@@ -174,7 +177,10 @@ def main() -> int:
         summary = xcom(pipeline, "publish_summary")[0]
         print_report("Weekly product sync", summary["report"]["json"])
         print(f"      transcript: {local(summary['transcript'])}")
-        print(f"      recording:  {local(summary['recording'])}")
+        recording = summary["recording"]
+        print(
+            f"      recording:  {local(recording) if recording else 'missing: ' + summary['recording_missing']}"
+        )
         print(f"      report:     {local(summary['report']['markdown'])}")
         if "chart" in summary["report"]:
             print(f"      chart:      {local(summary['report']['chart'])}")

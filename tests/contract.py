@@ -1,7 +1,8 @@
 """Contract checks: requests and responses seen by the simulator, validated against openapi.yml.
 
 The spec is the project's copy of openapi.yml (tests/fixtures/attendee, kept equal to ../shared), with the
-fields BEHAVIOUR.md documents as really nullable marked so, and openapi-core's spec validation off
+fields BEHAVIOUR.md documents as really nullable marked so, the recording_settings keys the server's
+serializer accepts and the document lacks, and openapi-core's spec validation off
 (the document mixes OpenAPI 3.1 constructs into 3.0.3, as BEHAVIOUR.md notes).
 """
 
@@ -40,6 +41,15 @@ def spec_dict() -> dict[str, Any]:
     schemas["ChatMessage"]["properties"]["timestamp_ms"] = {"type": "integer"}
     # BEHAVIOUR.md: with calendar_event_id the server requires that meeting_url is NOT given.
     schemas["CreateBotRequest"]["required"].remove("meeting_url")
+    # The server's own schema (bots/serializers.py BOT_RECORDING_SETTINGS_SCHEMA, same commit) has two
+    # booleans openapi.yml's recording_settings lacks; BEHAVIOUR.md: speech events are off by default.
+    for name in ("CreateBotRequest", "PatchedPatchBotRequest"):
+        recording = schemas[name]["properties"]["recording_settings"]["properties"]
+        for flag in (
+            "record_async_transcription_audio_chunks",
+            "record_participant_speech_start_stop_events",
+        ):
+            recording.setdefault(flag, {"type": "boolean", "default": False})
     return spec
 
 

@@ -43,6 +43,10 @@ class AttendeeCreateBotOperator(AttendeeWaitingOperator):
         lost response never creates a second bot: when the key is in use, the live bot is reused.
     :param bot_settings: further bot fields passed through (transcription_settings, recording_settings,
         webhooks, ...) (templated).
+    :param record_speech_events: ask the bot to record speech events (default True): merged into
+        ``bot_settings`` as ``recording_settings.record_participant_speech_start_stop_events: true``,
+        never over a value set there. The participant report then measures speaking time from them
+        (without them, from the transcript). False sends ``bot_settings`` as given.
     :param wait_for_states: optionally wait until the bot is in one of these states (e.g.
         ``["joined_recording"]``), deferring when ``deferrable``.
     :param failure_states: states that end the wait with a failure (default: fatal_error, data_deleted,
@@ -74,6 +78,7 @@ class AttendeeCreateBotOperator(AttendeeWaitingOperator):
         calendar_event_id: str | None = None,
         deduplication_key: str | None = None,
         bot_settings: dict[str, Any] | None = None,
+        record_speech_events: bool = True,
         wait_for_states: Sequence[str] | None = None,
         failure_states: Sequence[str] | None = None,
         **kwargs: Any,
@@ -86,6 +91,7 @@ class AttendeeCreateBotOperator(AttendeeWaitingOperator):
         self.calendar_event_id = calendar_event_id
         self.deduplication_key = deduplication_key
         self.bot_settings = bot_settings
+        self.record_speech_events = record_speech_events
         self.wait_for_states = wait_for_states
         self.failure_states = failure_states
         if wait_for_states and not is_templated(wait_for_states) and not is_templated(failure_states):
@@ -106,9 +112,12 @@ class AttendeeCreateBotOperator(AttendeeWaitingOperator):
         return live[-1] if live else None
 
     def execute(self, context: Context) -> str:
+        from airflow_provider_attendee.bot_settings import with_report_settings
+
         if self.wait_for_states:  # rendered now: a bad state name fails before a bot is created
             resolve_states(self.wait_for_states, self.failure_states)
         key = self._key(context)
+        settings = with_report_settings(self.bot_settings, self.record_speech_events)
         try:
             bot = self.hook.create_bot(
                 self.meeting_url or None,
@@ -117,7 +126,7 @@ class AttendeeCreateBotOperator(AttendeeWaitingOperator):
                 deduplication_key=key,
                 metadata=self.metadata,
                 calendar_event_id=self.calendar_event_id or None,
-                **(self.bot_settings or {}),
+                **settings,
             )
             self.log.info("Created bot %s (%s) with deduplication key %s", bot.id, bot.state, key)
         except AttendeeDeduplicationKeyInUseError:

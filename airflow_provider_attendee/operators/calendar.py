@@ -106,6 +106,9 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
     :param bot_name: bot name; ``{event_name}``, ``{event_id}``, ``{start_time}``... are filled per event.
     :param metadata: bot metadata; values may use the same ``{field}`` placeholders.
     :param bot_settings: further bot fields for every bot (transcription_settings, webhooks, ...).
+    :param record_speech_events: ask every bot to record speech events (default True), merged into
+        ``bot_settings`` as ``recording_settings.record_participant_speech_start_stop_events: true``
+        unless set there; False sends ``bot_settings`` as given.
     :param key_prefix: prefix of the per-event deduplication key.
     :param max_concurrency: concurrent creates/deletes (default 8).
     :param attendee_conn_id: the Attendee connection (default ``attendee_default``).
@@ -145,6 +148,7 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         bot_name: str = DEFAULT_BOT_NAME,
         metadata: dict[str, str] | None = None,
         bot_settings: dict[str, Any] | None = None,
+        record_speech_events: bool = True,
         key_prefix: str = "airflow-calendar-",
         max_concurrency: int = 8,
         attendee_conn_id: str = DEFAULT_CONN_ID,
@@ -172,6 +176,7 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         self.bot_name = bot_name
         self.metadata = metadata
         self.bot_settings = bot_settings
+        self.record_speech_events = record_speech_events
         self.key_prefix = key_prefix
         if max_concurrency < 1:
             raise AttendeeConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}.")
@@ -334,6 +339,8 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         return summary
 
     async def _run(self, hook: AttendeeHook, actions: Any, limit: int) -> Any:
+        from airflow_provider_attendee.bot_settings import with_report_settings
+
         try:
             return await execute_plan(
                 hook,
@@ -341,7 +348,7 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
                 key_prefix=self.key_prefix,
                 bot_name=self.bot_name,
                 metadata=self.metadata,
-                bot_settings=self.bot_settings,
+                bot_settings=with_report_settings(self.bot_settings, self.record_speech_events),
                 max_concurrency=limit,
             )
         finally:

@@ -14,11 +14,12 @@ from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeDestinationError,
     AttendeeNotFoundError,
+    AttendeeRecordingMissingError,
     AttendeeTranscriptNotReadyError,
 )
 from airflow_provider_attendee.links import AttendeeBotLink
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
-from airflow_provider_attendee.states import DEPARTURE_EVENTS, JOINED_EVENT
+from airflow_provider_attendee.states import DEPARTURE_EVENTS, JOINED_EVENT, LEFT_EVENTS
 from airflow_provider_attendee.storage import (
     as_path,
     atomic_open,
@@ -38,10 +39,17 @@ log = logging.getLogger(__name__)
 LOCAL_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
 
 
+#: What AttendeeRecordingOperator does when the bot has no recording file.
+IF_MISSING = ("fail", "skip")
+
+
 def meeting_window_ms(bot: Bot) -> tuple[int | None, int | None]:
-    """When the bot was in the meeting, from its events (epoch ms): joined, and left or meeting ended."""
+    """When the bot was in the meeting, from its events (epoch ms): joined, and left or meeting ended
+    (while it is still leaving: when it was asked to leave)."""
     start = next((e for e in bot.events if e.type == JOINED_EVENT), None)
-    end = next((e for e in bot.events if e.type in DEPARTURE_EVENTS), None)
+    end = next((e for e in bot.events if e.type in LEFT_EVENTS), None) or next(
+        (e for e in bot.events if e.type in DEPARTURE_EVENTS), None
+    )
 
     def ms(event: Any) -> int | None:
         return round(event.created_at.timestamp() * 1000) if event is not None else None
@@ -80,7 +88,8 @@ class AttendeeTranscriptOperator(_OutputOperator):
     """
     Write a bot's transcript to ``destination``: ``transcript.json`` and optionally txt, vtt and srt.
 
-    Speaker names and timestamps are kept (offsets from the recording start). Fails with
+    Speaker names and timestamps are kept (offsets from the recording start; without a recording file,
+    from when the bot joined). Fails with
     ``AttendeeTranscriptNotReadyError`` while the transcript is not complete, unless ``allow_incomplete``.
 
     :param bot_id: the bot (templated).
@@ -134,8 +143,10 @@ class AttendeeTranscriptOperator(_OutputOperator):
             )
         utterances = self.hook.get_transcript(self.bot_id)
         origin = None
-        with contextlib.suppress(AttendeeNotFoundError):  # no recording: offsets from the first utterance
+        with contextlib.suppress(AttendeeNotFoundError):  # no recording file: offsets from the bot's join
             origin = self.hook.get_recording(self.bot_id).start_timestamp_ms
+        if origin is None:
+            origin = meeting_window_ms(bot)[0]
         rows = transcript_formats.records(utterances, origin)
         folder = self.folder(context)
         paths = {}
@@ -155,9 +166,14 @@ class AttendeeRecordingOperator(_OutputOperator):
     Download a bot's recording to ``destination``, streaming in chunks (constant memory).
 
     The byte count is checked against the server's Content-Length; nothing partial is left behind.
+    A bot without a recording file (created with ``recording_settings.format: "none"``, not uploaded
+    yet, or a server without recording storage) raises ``AttendeeRecordingMissingError`` (never retried)
+    with ``if_missing="fail"`` (default); with ``"skip"`` it logs a warning and returns ``missing``.
 
     :param file_name: the file's name in the folder (default ``recording`` + the URL's extension).
-    :return: ``{"bot_id", "path", "bytes"}``.
+    :param if_missing: ``"fail"`` or ``"skip"``: what a bot without a recording file does to the task.
+    :return: ``{"bot_id", "path", "bytes", "missing"}``: path None, bytes 0 and ``missing`` the reason
+        when there is no file, else ``missing`` None.
     """
 
     template_fields: Sequence[str] = ("bot_id", "destination", "file_name", "attendee_conn_id")
@@ -170,18 +186,33 @@ class AttendeeRecordingOperator(_OutputOperator):
         file_name: str | None = None,
         chunk_size: int = 1 << 20,
         download_timeout: float = 300.0,
+        if_missing: str = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(bot_id=bot_id, destination=destination, **kwargs)
         self.file_name = file_name
         self.chunk_size = chunk_size
         self.download_timeout = download_timeout
+        self.if_missing = if_missing
 
     def execute(self, context: Context) -> dict[str, Any]:
         import httpx
 
+        if self.if_missing not in IF_MISSING:
+            raise AttendeeConfigurationError(f'if_missing must be "fail" or "skip", got {self.if_missing!r}.')
         self.push_bot_link(context, self.bot_id)
-        recording = self.hook.get_recording(self.bot_id)
+        try:
+            recording = self.hook.get_recording(self.bot_id)
+        except AttendeeRecordingMissingError as err:
+            if self.if_missing == "fail":
+                raise
+            self.log.warning(
+                'Bot %s has no recording file (%s): created with recording_settings.format "none", not '
+                "uploaded yet, or no recording storage on the server. Carrying on without it (if_missing='skip').",
+                self.bot_id,
+                err.detail,
+            )
+            return {"bot_id": self.bot_id, "path": None, "bytes": 0, "missing": err.detail or str(err)}
         url = httpx.URL(recording.url)
         suffix = url.path.rsplit(".", 1)[-1] if "." in url.path.rsplit("/", 1)[-1] else "mp4"
         target = self.folder(context) / (self.file_name or f"recording.{suffix}")
@@ -211,16 +242,18 @@ class AttendeeRecordingOperator(_OutputOperator):
                         f"The recording of bot {self.bot_id} was cut short: {written} of {expected} bytes. Retry."
                     )
         self.log.info("Saved the recording of bot %s to %s (%d bytes)", self.bot_id, target, written)
-        return {"bot_id": self.bot_id, "path": str(target), "bytes": written}
+        return {"bot_id": self.bot_id, "path": str(target), "bytes": written, "missing": None}
 
 
 class AttendeeParticipantReportOperator(_OutputOperator):
     """
-    Attendance and speaking report of a meeting, from the bot's participant events.
+    Attendance and speaking report of a meeting, from the bot's participant events and transcript.
 
     Per participant: first join, last leave, time present, time speaking, share of talk time, speaking
     turns; for the meeting: duration, peak concurrent participants and when, and the present-count
-    timeline. Written as ``report.json``, ``participants.csv``, ``report.md`` and, when matplotlib is
+    timeline. Speaking time comes from the speech events when the bot recorded any, else from the
+    transcript's utterances (read only then); the report's ``speaking_source`` and data notes say which.
+    Written as ``report.json``, ``participants.csv``, ``report.md`` and, when matplotlib is
     installed (``airflow-provider-attendee[report]``), ``report.png``.
 
     :return: ``{"bot_id", "paths", "headline"}`` with the headline numbers.
@@ -250,6 +283,9 @@ class AttendeeParticipantReportOperator(_OutputOperator):
         start, end = meeting_window_ms(bot)
         builder = ReportBuilder(start, end, keep_intervals=self.chart)
         builder.add_all(self.hook.list_participant_events(self.bot_id))
+        if not builder.has_speech_events:  # a bot's default: speaking time is only in the transcript
+            with contextlib.suppress(AttendeeNotFoundError):  # a bot without a recording has no transcript
+                builder.add_utterances(self.hook.get_transcript(self.bot_id))
         report = builder.finish()
         folder = self.folder(context)
         title = self.title or (bot.metadata or {}).get("event_name") or f"Meeting report for bot {bot.id}"
@@ -270,4 +306,6 @@ class AttendeeParticipantReportOperator(_OutputOperator):
                 paths["chart"] = str(write_with(folder / "report.png", writer, ".png"))
         headline = report.headline()
         self.log.info("Report for bot %s: %s", bot.id, headline)
+        for note in report.notes:
+            self.log.info("Report for bot %s: %s", bot.id, note)
         return {"bot_id": bot.id, "paths": paths, "headline": headline}

@@ -57,12 +57,14 @@ class SimulatorAdmin:
         page_size: int | None = None,
         faults: dict[str, Any] | None = None,
         zoom_credentials: bool = True,
+        recording_storage: bool = True,
         origin: str | None = None,
     ) -> None:
         """Start over: no bots, no calendars, a fresh clock, ``scenario`` loaded (a bundled name or a dict).
 
         ``zoom_credentials=False`` makes the project one without Zoom App credentials: every Zoom bot is
-        then refused with the real server's 400.
+        then refused with the real server's 400. ``recording_storage=False`` makes a server without
+        recording storage: ``GET /recording`` is 404 "No recording file found for bot" for every bot.
         """
         payload: dict[str, Any] = {
             "scenario": scenario,
@@ -70,6 +72,7 @@ class SimulatorAdmin:
             "seed": seed,
             "faults": faults,
             "zoom_credentials": zoom_credentials,
+            "recording_storage": recording_storage,
             "origin": origin,
         }
         if page_size is not None:

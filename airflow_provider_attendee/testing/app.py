@@ -69,6 +69,17 @@ CREATE_BOT_FIELDS = [
     "websocket_settings",
     "zoom_settings",
 ]
+#: recording_settings keys and JSON types (bots/serializers.py BOT_RECORDING_SETTINGS_SCHEMA, in its order).
+RECORDING_SETTINGS_TYPES = {
+    "format": "string",
+    "view": "string",
+    "resolution": "string",
+    "record_chat_messages_when_paused": "boolean",
+    "record_async_transcription_audio_chunks": "boolean",
+    "record_participant_speech_start_stop_events": "boolean",
+    "reserve_additional_storage": "boolean",
+}
+RECORDING_RESOLUTIONS = ["1080p", "720p"]
 #: In the order the server's error message lists them.
 ORDERINGS = [
     "-updated_at",
@@ -124,6 +135,30 @@ def _query_datetime(request: Request, name: str, message: str | None = None) -> 
     return value
 
 
+def recording_settings_error(value: Any) -> Any:
+    """The server's field error for ``recording_settings`` (jsonschema's message, then its own checks), or
+    None when valid: unknown keys are a 400, as in bots/serializers.py validate_recording_settings."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return [f"{value!r} is not of type 'object'"]
+    extras = sorted(set(value) - set(RECORDING_SETTINGS_TYPES))
+    if extras:
+        verb = "was" if len(extras) == 1 else "were"
+        return [f"Additional properties are not allowed ({', '.join(map(repr, extras))} {verb} unexpected)"]
+    python_types = {"string": str, "boolean": bool}
+    for key, kind in RECORDING_SETTINGS_TYPES.items():
+        if key in value and not isinstance(value[key], python_types[kind]):
+            return [f"{value[key]!r} is not of type '{kind}'"]
+    if "resolution" in value and value["resolution"] not in RECORDING_RESOLUTIONS:
+        return [f"{value['resolution']!r} is not one of {RECORDING_RESOLUTIONS!r}"]
+    if value.get("format") not in ("mp4", "mp3", "none", None):
+        return {"format": "Format must be mp4 or mp3 or 'none'"}
+    if value.get("view") not in ("speaker_view", "gallery_view", "speaker_view_no_sidebar", None):
+        return {"view": "View must be speaker_view or gallery_view or speaker_view_no_sidebar"}
+    return None
+
+
 def _participant_event_body(event: ObservedEvent) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -155,7 +190,7 @@ def _utterance_body(utterance: Utterance) -> dict[str, Any]:
         "speaker_is_host": utterance.participant.is_host,
         "timestamp_ms": epoch_ms(utterance.start),
         "duration_ms": utterance.duration_ms,
-        "transcription": {"transcript": utterance.text, "words": None},
+        "transcription": utterance.transcription,
     }
 
 
@@ -480,6 +515,9 @@ class SimulatorApp:
         dedup = data.get("deduplication_key")
         if dedup is not None and (not isinstance(dedup, str) or not dedup):
             errors["deduplication_key"] = ["This field may not be blank."]
+        recording_error = recording_settings_error(data.get("recording_settings"))
+        if recording_error is not None:
+            errors["recording_settings"] = recording_error
         if errors:
             raise SimError(400, errors)
         settings = {
@@ -527,6 +565,9 @@ class SimulatorApp:
             fields["join_at"] = parsed
         if "meeting_url" in fields and normalize_meeting_url(str(fields["meeting_url"])) is None:
             errors["meeting_url"] = ["Invalid meeting URL"]
+        recording_error = recording_settings_error(fields.get("recording_settings"))
+        if recording_error is not None:
+            errors["recording_settings"] = recording_error
         if errors:
             raise SimError(400, errors)
         return _json(self.world.patch_bot(bot_id, fields).body())
@@ -596,10 +637,20 @@ class SimulatorApp:
         bot = self.world.get_bot(request.path_params["bot_id"])
         if not bot.has_recording:
             raise SimError(404, {"error": "No recording found for bot"})
-        if bot.recording_state != "complete" or bot.data_deleted or bot.recording_started_at is None:
+        if not self._has_recording_file(bot):
             raise SimError(404, {"error": "No recording file found for bot"})
         url = f"{request.base_url}_sim/recordings/{bot.id}.wav?X-Amz-Expires=1800"
         return _json({"url": url, "start_timestamp_ms": epoch_ms(bot.recording_started_at)})
+
+    def _has_recording_file(self, bot: SimBot) -> bool:
+        """A file exists once a recording bot finished, unless format "none", deleted, or no storage."""
+        return (
+            bot.recording_state == "complete"
+            and bot.recording_started_at is not None
+            and bot.makes_recording_file
+            and not bot.data_deleted
+            and self.world.recording_storage
+        )
 
     async def chat_messages(self, request: Request) -> Response:
         updated_after = _query_datetime(request, "updated_after")
@@ -754,6 +805,8 @@ class SimulatorApp:
         self.sim.page_size = data.get("page_size")  # a reset starts over: the server's page sizes
         if "zoom_credentials" in data:
             self.world.zoom_credentials = bool(data["zoom_credentials"])
+        if "recording_storage" in data:
+            self.world.recording_storage = bool(data["recording_storage"])
         self.sim.faults.configure(FaultConfig.model_validate(data.get("faults") or {}))
         return _json({"ok": True, "now": iso(self.world.sync())})
 
@@ -850,7 +903,7 @@ class SimulatorApp:
 
     async def admin_recording_file(self, request: Request) -> Response:
         bot = self.world.get_bot(request.path_params["bot_id"])
-        if bot.recording_started_at is None or bot.recording_state != "complete" or bot.data_deleted:
+        if not self._has_recording_file(bot):
             raise SimError(404, {"error": "No recording file found for bot"})
         end = bot.departed_at or self.world.sync()
         # One second of audio per simulated minute recorded keeps files small but real.

@@ -35,7 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "attendee_simulator(scenario=None, time_scale=0, seed=0, page_size=None, faults=None, "
-        "zoom_credentials=True): "
+        "zoom_credentials=True, recording_storage=True): "
         "configure the attendee_simulator fixture",
     )
 
@@ -68,6 +68,7 @@ def attendee_simulator(
         page_size=options.get("page_size"),
         faults=options.get("faults"),
         zoom_credentials=bool(options.get("zoom_credentials", True)),
+        recording_storage=bool(options.get("recording_storage", True)),
     )
     monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", attendee_simulator_server.connection_json())
     return attendee_simulator_server

@@ -70,6 +70,19 @@ RECORDING_PERMISSION_DELAY = timedelta(seconds=1)
 LEAVE_DURATION = timedelta(seconds=2)
 POST_PROCESSING_DURATION = timedelta(seconds=5)
 TRANSCRIPTION_DELAY = timedelta(seconds=1)
+#: The transcription providers a bot's transcription_settings can name, in the server's order of precedence.
+TRANSCRIPTION_PROVIDERS = (
+    "deepgram",
+    "gladia",
+    "openai",
+    "assembly_ai",
+    "sarvam",
+    "elevenlabs",
+    "kyutai",
+    "custom_async",
+    "custom_async_v2",
+    "meeting_closed_captions",
+)
 
 
 class SimError(Exception):
@@ -119,6 +132,43 @@ class Utterance:
     duration_ms: int
     text: str
     created_at: datetime
+    #: The ``transcription`` object as the bot's transcription provider stores it.
+    transcription: dict[str, Any] = field(default_factory=dict)
+
+
+def transcription_provider(meeting_url: str, settings: dict[str, Any]) -> str:
+    """The provider a real bot transcribes with (bots/utils.py transcription_provider_from_bot_creation_data):
+    the one named in transcription_settings, else Deepgram for Zoom, the platform's captions otherwise."""
+    chosen = settings.get("transcription_settings") or {}
+    named = next((name for name in TRANSCRIPTION_PROVIDERS if name in chosen), None)
+    if named:
+        return named
+    zoom_web = (settings.get("zoom_settings") or {}).get("sdk") == "web"
+    is_zoom = "zoom." in meeting_url.split("/")[2] if "//" in meeting_url else False
+    return "deepgram" if is_zoom and not zoom_web else "meeting_closed_captions"
+
+
+def transcription_body(provider: str, text: str, duration_ms: int) -> dict[str, Any]:
+    """An utterance's ``transcription`` as the server stores it: captions keep the text only (bot_controller),
+    Deepgram its first alternative (transcript, confidence, timed words); other providers: the text."""
+    if provider != "deepgram":
+        return {"transcript": text}
+    words = text.split()
+    step = duration_ms / 1000 / max(len(words), 1)
+    return {
+        "transcript": text,
+        "confidence": 0.98,
+        "words": [
+            {
+                "word": word.strip(".,!?;:").lower(),
+                "start": round(i * step, 3),
+                "end": round((i + 1) * step, 3),
+                "confidence": 0.98,
+                "punctuated_word": word,
+            }
+            for i, word in enumerate(words)
+        ],
+    }
 
 
 @dataclass
@@ -159,6 +209,20 @@ class SimBot:
     has_recording: bool = True
     #: True from admission until the meeting's content is built (on first read: SimWorld._content).
     content_due: bool = False
+
+    @property
+    def recording_settings(self) -> dict[str, Any]:
+        return self.settings.get("recording_settings") or {}
+
+    @property
+    def records_speech_events(self) -> bool:
+        """Only a bot created with record_participant_speech_start_stop_events records them (default false)."""
+        return self.recording_settings.get("record_participant_speech_start_stop_events") is True
+
+    @property
+    def makes_recording_file(self) -> bool:
+        """A bot created with recording_settings.format "none" transcribes, but never makes a file."""
+        return self.recording_settings.get("format") != "none"
 
     def body(self) -> dict[str, Any]:
         return {
@@ -269,6 +333,8 @@ class SimWorld:
         self._bots_by_dedup_key: dict[str, list[str]] = {}
         #: Whether the project has Zoom App credentials (without them, every Zoom bot is a 400).
         self.zoom_credentials = True
+        #: Whether the server stores recording files (without storage, /recording is a 404 for every bot).
+        self.recording_storage = True
         self.deleted_bot_ids: list[str] = []
         self._seq = itertools.count(1)
         self._queue: list[tuple[datetime, int, _Action]] = []
@@ -597,6 +663,8 @@ class SimWorld:
                 bot.meeting_url = normalize_meeting_url(fields["meeting_url"]) or fields["meeting_url"]
             if "bot_name" in fields:
                 bot.bot_name = fields["bot_name"]
+            if "recording_settings" in fields:
+                bot.settings["recording_settings"] = fields["recording_settings"]
             if "join_at" in fields:
                 if bot.calendar_event_id:
                     raise SimError(
@@ -780,9 +848,11 @@ class SimWorld:
         """Admission: plan the meeting's timed changes; its content is built on first read (``_content``)."""
         meeting = bot.meeting = bot.meeting or self._meeting_for(bot)
         bot.admitted_at = at
-        # Recording needs the bot's default Recording (a bot made without one never records).
-        if bot.has_recording and bot.settings.get("recording_settings", {}).get("format") != "none":
+        # Recording needs the bot's default Recording (a bot made without one never records); with
+        # format "none" the bot records (transcribes) all the same, it only makes no file.
+        if bot.has_recording:
             self._later(bot, at + RECORDING_PERMISSION_DELAY, "recording_permission_granted")
+        provider = transcription_provider(bot.meeting_url, bot.settings)
         end = meeting.end_offset()
         if end is not None:
             self._later(bot, at + timedelta(seconds=end), "meeting_ended")
@@ -848,16 +918,19 @@ class SimWorld:
             for speech in spec.speech:
                 start = at + timedelta(seconds=speech.at)
                 stop = start + timedelta(seconds=speech.duration)
-                observed.append((start, stored(start), person, "speech_start", {}))
-                observed.append((stop, stored(stop), person, "speech_stop", {}))
+                if bot.records_speech_events:
+                    observed.append((start, stored(start), person, "speech_start", {}))
+                    observed.append((stop, stored(stop), person, "speech_stop", {}))
                 if speech.text:
+                    duration_ms = round(speech.duration * 1000)
                     bot.utterances.append(
                         Utterance(
                             person,
                             start,
-                            int(speech.duration * 1000),
+                            duration_ms,
                             speech.text,
                             stop + TRANSCRIPTION_DELAY,
+                            transcription_body(provider, speech.text, duration_ms),
                         )
                     )
         observed.sort(key=lambda item: (item[1], item[0]))

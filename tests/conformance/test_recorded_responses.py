@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from airflow_provider_attendee.calendar_sync import Selection, plan
+from airflow_provider_attendee.exceptions import AttendeeNotFoundError, AttendeeRecordingMissingError
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.models import (
     Bot,
@@ -25,6 +26,7 @@ from airflow_provider_attendee.models import (
 )
 from airflow_provider_attendee.operators.outputs import (
     AttendeeParticipantReportOperator,
+    AttendeeRecordingOperator,
     AttendeeTranscriptOperator,
     meeting_window_ms,
 )
@@ -83,6 +85,7 @@ def test_all_recordings_are_covered():
         "lifecycle.json",
         "no_recording.json",
         "null_names.json",
+        "speech_events_off.json",
         "url_normalisation.json",
     }
 
@@ -212,3 +215,78 @@ def test_calendar_planning_on_recorded_events():
     assert [e.id for e in actions.create] == [ids["F"], ids["C"]]  # F: the server will refuse (in the past)
     assert [(e.id, bot.id) for e, bot, _ in actions.delete] == [(ids["E"], "bot_6EQhX9PQAO0wO1jl")]
     assert "staged" in actions.unremovable[ids["B"]] and actions.skipped[ids["D"]] == "no meeting URL"
+
+
+SPEECH_OFF = load("speech_events_off.json")
+T_SPEECH_OFF = 1796137200000  # the description's T: both bots joined then
+#: Its description's ground truth, the same for both bots.
+PRESENT = {"so-maria": 898, "so-kenji": 840, "so-guest": 300}
+SPOKE = {"so-maria": 20, "so-kenji": 50.5, "so-guest": 15}
+TURNS = {"so-maria": 2, "so-kenji": 2, "so-guest": 1}
+#: Default settings (no speech events: the transcript), and speech events on (the one rule: speech events).
+SPEECH_OFF_BOTS = {"bot_5eXapoDUutcop8lQ": "transcript", "bot_VKTNgTutHWF6PKg3": "speech_events"}
+
+
+@pytest.mark.parametrize(("bot_id", "source"), SPEECH_OFF_BOTS.items())
+def test_speech_events_off_through_the_hook_and_the_report(replay_api, bot_id, source):
+    serve(replay_api, "speech_events_off.json")
+    hook = AttendeeHook()
+    events = list(hook.list_participant_events(bot_id))
+    assert any(e.event_type == "speech_start" for e in events) == (source == "speech_events")
+    start, end = meeting_window_ms(hook.get_bot(bot_id))
+    assert (start, end) == (T_SPEECH_OFF, T_SPEECH_OFF + 906_000)  # joined_meeting to left_meeting
+    builder = ReportBuilder(start, end).add_all(events)
+    report = builder.add_utterances(hook.get_transcript(bot_id)).finish()
+    by_uuid = {p.uuid: p for p in report.participants}
+    assert {u: p.present_seconds for u, p in by_uuid.items()} == PRESENT
+    assert {u: p.speaking_seconds for u, p in by_uuid.items()} == SPOKE
+    assert {u: p.speaking_turns for u, p in by_uuid.items()} == TURNS
+    assert report.duration_seconds == 906 and report.speaking_source == source
+    assert report.headline()["top_speaker"] == "Kenji Watanabe"
+    assert round(by_uuid["so-kenji"].talk_share, 4) == round(50.5 / 85.5, 4)
+    with pytest.raises(AttendeeRecordingMissingError, match="No recording file found for bot"):
+        hook.get_recording(bot_id)
+
+
+@pytest.mark.parametrize(("bot_id", "source"), SPEECH_OFF_BOTS.items())
+def test_speech_events_off_through_the_operators(replay_api, tmp_path, bot_id, source):
+    serve(replay_api, "speech_events_off.json")
+    ti = FakeTaskInstance()
+    report = AttendeeParticipantReportOperator(
+        task_id="r", bot_id=bot_id, destination=str(tmp_path), chart=False
+    ).execute({"ti": ti})
+    assert report["headline"]["speaking_source"] == source
+    assert report["headline"]["total_speaking_seconds"] == 85.5
+    with open(report["paths"]["json"].removeprefix("file://")) as json_file:
+        written = json.load(json_file)
+    assert {p["uuid"]: p["speaking_seconds"] for p in written["participants"]} == SPOKE
+    assert {p["uuid"]: p["present_seconds"] for p in written["participants"]} == PRESENT
+    assert {p["uuid"]: p["speaking_turns"] for p in written["participants"]} == TURNS
+    assert written["speaking_source"] == source and bool(written["notes"]) == (source == "transcript")
+    with open(report["paths"]["csv"].removeprefix("file://")) as csv_file:
+        assert {line.rsplit(",", 1)[-1] for line in csv_file.read().splitlines()[1:]} == {source}
+    # Only the default bot needed the transcript: speech events win when both exist.
+    read = [c for c in replay_api.calls if c.request.url.path.endswith("/transcript")]
+    assert len(read) == (source == "transcript")
+    transcript = AttendeeTranscriptOperator(
+        task_id="t", bot_id=bot_id, destination=str(tmp_path), formats=["json", "txt"]
+    ).execute({"ti": ti})
+    with open(transcript["paths"]["txt"].removeprefix("file://")) as text:
+        lines = text.read().splitlines()
+    # No recording file: offsets from the bot's join (Maria spoke 20 s after it), not the first utterance.
+    assert lines[0] == "[00:00:20] Maria Santos: Good morning, let's review the launch checklist."
+    assert lines[-1].startswith("[00:11:40] Kenji Watanabe:")
+    skipped = AttendeeRecordingOperator(
+        task_id="rec", bot_id=bot_id, destination=str(tmp_path), if_missing="skip"
+    ).execute({"ti": ti})
+    assert skipped == {
+        "bot_id": bot_id,
+        "path": None,
+        "bytes": 0,
+        "missing": "No recording file found for bot",
+    }
+    with pytest.raises(AttendeeRecordingMissingError) as failed:
+        AttendeeRecordingOperator(task_id="rec", bot_id=bot_id, destination=str(tmp_path)).execute({"ti": ti})
+    assert 'recording_settings.format "none"' in str(failed.value)
+    assert "Check the id" not in str(failed.value)
+    assert isinstance(failed.value, AttendeeNotFoundError)

@@ -26,6 +26,14 @@ pytestmark = pytest.mark.contract_exempt  # the recordings send bad requests on 
 DELIBERATE_DIFFERENCES = {
     ("*", "$.raw"): "a calendar event's `raw` is the calendar provider's own JSON (Google's event on the "
     "real server); the simulator serves a small placeholder object",
+    **{
+        ("null_names.json#3", f"$[{i}].transcription"): "seeded through the ORM with `words: null`; a live "
+        'closed-caption utterance is stored as `{"transcript": ...}` only (bot_controller.py), as '
+        "speech_events_off.json shows and the simulator serves"
+        for i in (0, 1)
+    },
+    ("speech_events_off.json#6", "$.results:order"): "seeded through the ORM: all joins and leaves first, "
+    "then the speech events; a live bot (and the simulator) stores each event as it happens",
 }
 DELIBERATE.update(DELIBERATE_DIFFERENCES)
 
@@ -276,8 +284,12 @@ def test_null_names(attendee_simulator):
     )
 
     def seed(step: dict[str, Any]) -> None:
-        setup.create_bot(
-            seeded["bot_id"], meeting_url=url, bot_name="Notetaker", metadata={"seed": "null-names"}
+        setup.create_bot(  # its seeded events include speech events: a bot that asked for them
+            seeded["bot_id"],
+            meeting_url=url,
+            bot_name="Notetaker",
+            metadata={"seed": "null-names"},
+            recording_settings={"record_participant_speech_start_stop_events": True},
         )
         setup.advance_to(start + timedelta(seconds=700))
 
@@ -314,6 +326,100 @@ def test_no_recording(attendee_simulator):
         setup.advance_to(start + timedelta(seconds=400))
 
     assert_same(setup.run(seed))
+
+
+SPEECH_OFF = load("speech_events_off.json")
+#: The recording's meeting (seconds after the bot joined at T), from its description.
+SPEECH_OFF_PEOPLE = [
+    {
+        "name": "Maria Santos",
+        "uuid": "so-maria",
+        "user_uuid": "u-maria",
+        "is_host": True,
+        "presence": [{"join": 2, "leave": 900}],
+        "speech": [
+            {"at": 20, "duration": 12, "text": "Good morning, let's review the launch checklist."},
+            {"at": 120, "duration": 8, "text": "Great. Any blockers on the rollout?"},
+        ],
+    },
+    {
+        "name": "Kenji Watanabe",
+        "uuid": "so-kenji",
+        "user_uuid": "u-kenji",
+        "presence": [{"join": 40, "leave": 880}],
+        "speech": [
+            {
+                "at": 60,
+                "duration": 30.5,
+                "text": "The migration finished overnight and all checks are green.",
+            },
+            {"at": 700, "duration": 20, "text": "I will send the runbook after the call."},
+        ],
+    },
+    {
+        "name": None,
+        "uuid": "so-guest",
+        "presence": [{"join": 300, "leave": 600}],
+        "speech": [
+            {"at": 320, "duration": 15, "text": "Joining from the partner side, we are ready on our end."}
+        ],
+    },
+]
+
+
+def test_speech_events_off(attendee_simulator):
+    """Two bots in the same meeting on a server without recording storage: default settings (no speech
+    events, transcript only), and speech events on with format "none" (no file by design)."""
+    start = at("2026-12-01T15:00:00Z")
+    setup = Setup(
+        attendee_simulator, SPEECH_OFF, (start - timedelta(seconds=30)).isoformat(), recording_storage=False
+    )
+    default_bot, speech_bot = (SPEECH_OFF.exchanges[i].response_body for i in (0, 5))
+    setup.sim.admin.add_scenario(
+        {
+            "meetings": [
+                {
+                    "meeting_url": bot["meeting_url"],
+                    "join_delay_seconds": 30,
+                    "participants": SPEECH_OFF_PEOPLE,
+                }
+                for bot in (default_bot, speech_bot)
+            ]
+        }
+    )
+    created: list[str] = []
+
+    def seed(step: dict[str, Any]) -> None:
+        if created:
+            return  # both steps are one set-up: the bots, then their meeting
+        created.append(
+            setup.create_bot(default_bot["id"], meeting_url=default_bot["meeting_url"], bot_name="Bot")
+        )
+        created.append(
+            setup.create_bot(
+                speech_bot["id"],
+                meeting_url=speech_bot["meeting_url"],
+                bot_name="Bot",
+                recording_settings={"record_participant_speech_start_stop_events": True, "format": "none"},
+            )
+        )
+        setup.advance_to(start + timedelta(seconds=905))
+        for bot_id in created:
+            assert setup.client.post(f"/api/v1/bots/{bot_id}/leave").status_code == 200
+        setup.advance_to(start + timedelta(seconds=1000))
+
+    assert_same(setup.run(seed))
+
+    # The replayer ignores listed items the recording does not have: check that none was invented (a
+    # default bot records no speech events), per bot, exactly.
+    def kinds(events: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+        return sorted((e["participant_uuid"], e["event_type"], e["timestamp_ms"]) for e in events)
+
+    auth = {"Authorization": f"Token {attendee_simulator.api_key}"}
+    with httpx.Client(base_url=attendee_simulator.url, headers=auth) as client:
+        for recorded, bot_id in zip((1, 6), created, strict=True):
+            listed = client.get(f"/api/v1/bots/{bot_id}/participant_events").json()["results"]
+            assert kinds(listed) == kinds(SPEECH_OFF.exchanges[recorded].response_body["results"])
 
 
 def test_the_replayer_sees_a_difference(attendee_simulator):

@@ -104,8 +104,20 @@ def test_dagbag_has_no_import_errors():
     }
 
 
-@pytest.mark.attendee_simulator(scenario="demo", time_scale=60)
-def test_meeting_pipeline_dag(attendee_simulator, airflow_db):
+@pytest.mark.parametrize(
+    "storage",
+    [
+        pytest.param(
+            True, marks=pytest.mark.attendee_simulator(scenario="demo", time_scale=60), id="recording"
+        ),
+        pytest.param(  # a server without recording storage: GET /recording is 404 "No recording file ..."
+            False,
+            marks=pytest.mark.attendee_simulator(scenario="demo", time_scale=30, recording_storage=False),
+            id="no-recording-file",
+        ),
+    ],
+)
+def test_meeting_pipeline_dag(attendee_simulator, airflow_db, caplog, storage):
     dag = load("attendee_meeting_pipeline")
     run = dag.test(run_conf={"meeting_url": PRODUCT_SYNC, "min_participants": 4})
     states = task_states(run)
@@ -113,10 +125,11 @@ def test_meeting_pipeline_dag(attendee_simulator, airflow_db):
     summary = next(ti for ti in run.get_task_instances() if ti.task_id == "publish_summary").xcom_pull(
         task_ids="publish_summary"
     )
-    # Ground truth of the demo scenario's product sync: 5 people, who said what and for how long.
+    # Ground truth of the demo scenario's product sync: 5 people, who said what and for how long, measured
+    # from the speech events the create operator asked for.
     report = json.loads(local(summary["report"]["json"]).read_text())
     talk = {p["name"]: p["speaking_seconds"] for p in report["participants"]}
-    assert talk == TALK_TIME
+    assert talk == TALK_TIME and report["speaking_source"] == "speech_events"
     assert report["peak_concurrent"] == 5 and summary["top_speaker"] == "Maya Chen"
     transcript = json.loads(local(summary["transcript"]).read_text())
     assert len(transcript) == 10
@@ -125,8 +138,18 @@ def test_meeting_pipeline_dag(attendee_simulator, airflow_db):
         "speaker_name": "Maya Chen",
         "text": "Morning everyone, let's start with the launch checklist.",
     }
-    assert local(summary["recording"]).stat().st_size > 44
-    assert Path(summary["summary"]).read_text().startswith("# Meeting summary")
+    text = Path(summary["summary"]).read_text()
+    assert text.startswith("# Meeting summary")
+    if storage:
+        assert local(summary["recording"]).stat().st_size > 44 and summary["recording_missing"] is None
+    else:
+        assert summary["recording"] is None
+        assert summary["recording_missing"] == "No recording file found for bot"
+        assert "- Recording: missing (No recording file found for bot)" in text
+    # The summary is one INFO line of the task's log, with the report's files.
+    (logged,) = [r for r in caplog.records if r.getMessage().startswith("Meeting summary of bot")]
+    assert logged.levelname == "INFO" and "Top speaker: Maya Chen" in logged.getMessage()
+    assert summary["report"]["markdown"] in logged.getMessage() and summary["summary"] in logged.getMessage()
     (bot,) = attendee_simulator.admin.bots()
     assert bot["state"] == "ended" and bot["metadata"]["dag_id"] == "attendee_meeting_pipeline"
 

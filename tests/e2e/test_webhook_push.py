@@ -125,7 +125,8 @@ def test_transcript_and_participant_webhooks_match_what_the_api_lists(attendee_s
     ]
     attendee_simulator.admin.set_webhooks([{"url": receiver, "triggers": triggers}], SECRET)
     with AttendeeHook() as hook:
-        bot = hook.create_bot(MEETINGS[0], bot_name="Content")
+        speech = {"record_participant_speech_start_stop_events": True}  # off by default, as on the server
+        bot = hook.create_bot(MEETINGS[0], bot_name="Content", recording_settings=speech)
         assert wait_until(lambda: hook.get_bot(bot.id).state == "ended", timeout=60)
         events = list(hook.list_participant_events(bot.id))
         utterances = hook.get_transcript(bot.id)
@@ -140,7 +141,7 @@ def test_transcript_and_participant_webhooks_match_what_the_api_lists(attendee_s
         "chat_messages.update": len(chat),
     }
     assert len(chat) >= 1
-    assert len(utterances) == 10 and kinds["join"] == 5
+    assert len(utterances) == 10 and kinds["join"] == 5 and kinds["speech_start"] == 10
 
 
 @pytest.mark.attendee_simulator(scenario="demo", time_scale=0)

@@ -88,6 +88,26 @@ def test_create_bot_is_idempotent_across_retries(attendee_simulator, context):
     assert context["ti"].xcoms[BOT_URL_XCOM_KEY].endswith(f"/bots/{first}")
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "sent"),
+    [
+        ({}, {"record_participant_speech_start_stop_events": True}),
+        (
+            {"bot_settings": {"recording_settings": {"format": "mp3"}}},
+            {"format": "mp3", "record_participant_speech_start_stop_events": True},
+        ),
+        (  # a value the user set is never overridden
+            {"bot_settings": {"recording_settings": {"record_participant_speech_start_stop_events": False}}},
+            {"record_participant_speech_start_stop_events": False},
+        ),
+        ({"record_speech_events": False}, None),  # the opt-out: the server's defaults
+    ],
+)
+def test_create_bot_asks_for_speech_events(attendee_simulator, context, kwargs, sent):
+    bot_id = AttendeeCreateBotOperator(task_id="c", meeting_url=DEMO_MEETING, **kwargs).execute(context)
+    assert attendee_simulator.simulator.world.bots[bot_id].settings.get("recording_settings") == sent
+
+
 def test_default_keys_differ_per_run_task_and_map_index():
     keys = {
         default_deduplication_key("d", "r1", "t", -1),

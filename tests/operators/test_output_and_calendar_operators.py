@@ -13,12 +13,16 @@ from unittest.mock import patch
 
 import pytest
 
+from airflow_provider_attendee._compat import AirflowFailException
 from airflow_provider_attendee.exceptions import (
     AttendeeCalendarSyncError,
+    AttendeeConfigurationError,
     AttendeeDestinationError,
+    AttendeeRecordingMissingError,
     AttendeeTranscriptNotReadyError,
 )
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
+from airflow_provider_attendee.operators.bots import AttendeeCreateBotOperator
 from airflow_provider_attendee.operators.calendar import AttendeeScheduleCalendarBotsOperator
 from airflow_provider_attendee.operators.outputs import (
     AttendeeParticipantReportOperator,
@@ -115,6 +119,22 @@ class TestCalendarSync:
         assert third["cancelled"][0]["event_id"] == ids[1]
         assert third["cancelled"][0]["reason"] == "event_filter returned False"
         assert admin.bots() == []
+
+    @pytest.mark.parametrize(
+        ("kwargs", "sent"),
+        [
+            (
+                {"bot_settings": {"recording_settings": {"view": "gallery_view"}}},
+                {"view": "gallery_view", "record_participant_speech_start_stop_events": True},
+            ),
+            ({"record_speech_events": False}, None),
+        ],
+    )
+    def test_bots_ask_for_speech_events(self, attendee_simulator, context, kwargs, sent):
+        attendee_simulator.admin.add_calendar(deduplication_key="user-a", events=EVENTS)
+        assert sync(**kwargs).execute(context)["counts"]["created"] == 2
+        bots = attendee_simulator.simulator.world.bots.values()
+        assert [b.settings.get("recording_settings") for b in bots] == [sent, sent]
 
     def test_failures_do_not_stop_the_others(self, attendee_simulator, context, monkeypatch):
         admin = attendee_simulator.admin
@@ -288,6 +308,64 @@ def test_recording_streams_a_real_file(finished_bot, context, tmp_path):
     with wave.open(str(path)) as audio:
         assert audio.getnframes() / audio.getframerate() == pytest.approx((720 - 1) / 60, abs=0.01)
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_recording_missing_fails_without_retry_or_is_skipped(attendee_simulator, context, tmp_path):
+    attendee_simulator.admin.reset("demo", time_scale=0)
+    bot = AttendeeHook().create_bot(DEMO_MEETING, bot_name="Notes", recording_settings={"format": "none"})
+    attendee_simulator.admin.advance(800)
+
+    def recording(**kwargs):
+        return AttendeeRecordingOperator(task_id="r", bot_id=bot.id, destination=str(tmp_path), **kwargs)
+
+    with pytest.raises(AttendeeRecordingMissingError) as failed:
+        recording().execute(context)
+    assert isinstance(failed.value, AirflowFailException)  # Airflow never retries it
+    skipped = recording(if_missing="skip").execute(context)
+    assert skipped == {
+        "bot_id": bot.id,
+        "path": None,
+        "bytes": 0,
+        "missing": "No recording file found for bot",
+    }
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(AttendeeConfigurationError, match="if_missing"):
+        recording(if_missing="ignore").execute(context)
+    # Without a recording file the transcript's offsets count from the bot's join (Maya spoke at 10 s).
+    transcript = AttendeeTranscriptOperator(
+        task_id="t", bot_id=bot.id, destination=str(tmp_path), formats=["txt"]
+    ).execute(context)
+    first_line = local(transcript["paths"]["txt"]).read_text().splitlines()[0]
+    assert first_line.startswith("[00:00:10] Maya Chen:")
+
+
+def test_participant_report_is_the_same_from_speech_events_or_transcript(
+    attendee_simulator, context, tmp_path
+):
+    """A bot the create operator made (speech events asked for by default) and one with the server's default
+    settings (no speech events): the same figures, from the two sources."""
+    attendee_simulator.admin.reset("demo", time_scale=0)
+    with_events = AttendeeCreateBotOperator(task_id="c", meeting_url=DEMO_MEETING, bot_name="Notes").execute(
+        context
+    )
+    default = AttendeeHook().create_bot(DEMO_MEETING, bot_name="Notes").id
+    attendee_simulator.admin.advance(800)
+    reports = {}
+    for bot_id in (with_events, default):
+        result = AttendeeParticipantReportOperator(
+            task_id="p", bot_id=bot_id, destination=str(tmp_path / bot_id), chart=False
+        ).execute(context)
+        reports[bot_id] = json.loads(local(result["paths"]["json"]).read_text())
+    assert [reports[b]["speaking_source"] for b in (with_events, default)] == ["speech_events", "transcript"]
+
+    def figures(report):
+        return {
+            p["name"]: (p["present_seconds"], p["speaking_seconds"], p["speaking_turns"])
+            for p in report["participants"]
+        }
+
+    assert figures(reports[with_events]) == figures(reports[default])
+    assert figures(reports[default])["Maya Chen"] == (660, 72, 4)
 
 
 def test_participant_report_matches_the_scenario(finished_bot, context, tmp_path):

@@ -13,6 +13,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeInvalidRequestError,
     AttendeeInvalidStateError,
     AttendeeNotFoundError,
+    AttendeeRecordingMissingError,
 )
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.models import BotState
@@ -280,3 +281,102 @@ def test_post_throttle(attendee_simulator):
         assert httpx.get(f"{attendee_simulator.url}/api/v1/bots", headers=headers).status_code == 200
     finally:
         attendee_simulator.simulator.post_rate_limit_per_minute = 3000
+
+
+@pytest.mark.contract_exempt  # invalid recording_settings on purpose (openapi.yml forbids extra keys too)
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        (
+            {"record_speech_events": True},
+            ["Additional properties are not allowed ('record_speech_events' was unexpected)"],
+        ),
+        ({"zz": 1, "aa": 2}, ["Additional properties are not allowed ('aa', 'zz' were unexpected)"]),
+        ({"record_participant_speech_start_stop_events": "yes"}, ["'yes' is not of type 'boolean'"]),
+        ({"resolution": "4k"}, ["'4k' is not one of ['1080p', '720p']"]),
+        ({"format": "webm"}, {"format": "Format must be mp4 or mp3 or 'none'"}),
+        ([], ["[] is not of type 'object'"]),
+    ],
+)
+def test_recording_settings_are_validated_as_on_the_server(attendee_simulator, settings, error):
+    """bots/serializers.py validate_recording_settings (jsonschema, additionalProperties false), on
+    create and on PATCH, word for word."""
+    headers = {"Authorization": f"Token {attendee_simulator.api_key}"}
+    with httpx.Client(base_url=f"{attendee_simulator.url}/api/v1", headers=headers) as client:
+        created = client.post(
+            "/bots", json={"meeting_url": MEET, "bot_name": "b", "recording_settings": settings}
+        )
+        assert (created.status_code, created.json()) == (400, {"recording_settings": error})
+        later = client.post("/bots", json={"meeting_url": MEET, "bot_name": "b", "join_at": in_future(60)})
+        patched = client.patch(f"/bots/{later.json()['id']}", json={"recording_settings": settings})
+        assert (patched.status_code, patched.json()) == (400, {"recording_settings": error})
+
+
+def test_speech_events_only_for_bots_that_ask(hook, attendee_simulator):
+    speech = {"record_participant_speech_start_stop_events": True}
+    default = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    asked = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", recording_settings=speech)
+    attendee_simulator.admin.advance(300)
+    kinds = {
+        b.id: sorted({e.event_type for e in hook.list_participant_events(b.id)}) for b in (default, asked)
+    }
+    assert kinds == {
+        default.id: ["join", "leave"],
+        asked.id: ["join", "leave", "speech_start", "speech_stop"],
+    }
+    # Both have the transcript, with who spoke and for how long.
+    for bot in (default, asked):
+        assert [(u.speaker_name, u.duration_ms) for u in hook.get_transcript(bot.id)] == [
+            ("Ann", 5000),
+            ("Bo", 10000),
+        ]
+
+
+def test_format_none_records_and_transcribes_but_makes_no_file(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes", recording_settings={"format": "none"})
+    attendee_simulator.admin.advance(10)
+    assert hook.get_bot(bot.id).state == BotState.JOINED_RECORDING
+    attendee_simulator.admin.advance(300)
+    ended = hook.get_bot(bot.id)
+    assert (ended.state, ended.recording_state, ended.transcription_state) == (
+        "ended",
+        "complete",
+        "complete",
+    )
+    assert len(hook.get_transcript(bot.id)) == 2
+    with pytest.raises(AttendeeRecordingMissingError, match="No recording file found for bot"):
+        hook.get_recording(bot.id)
+
+
+@pytest.mark.attendee_simulator(recording_storage=False)
+def test_a_server_without_recording_storage_has_no_files(hook, attendee_simulator):
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    attendee_simulator.admin.advance(300)
+    assert hook.get_bot(bot.id).recording_state == "complete"
+    with pytest.raises(AttendeeRecordingMissingError, match="recording storage"):
+        hook.get_recording(bot.id)
+    with pytest.raises(AttendeeNotFoundError, match=r"Bot not found\. Check the id"):
+        hook.get_recording("bot_unknown00000000")
+
+
+def test_transcription_fields_follow_the_provider(hook, attendee_simulator):
+    """Zoom bots default to Deepgram (its alternative: transcript, confidence, words); captions (Meet and
+    Teams by default, or asked for) store the text only, as the real server does."""
+    zoom = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    captions = hook.create_bot(
+        "https://zoom.us/j/111", bot_name="Notes", transcription_settings={"meeting_closed_captions": {}}
+    )
+    attendee_simulator.admin.advance(300)
+    headers = {"Authorization": f"Token {attendee_simulator.api_key}"}
+    bodies = {
+        bot.id: httpx.get(f"{attendee_simulator.url}/api/v1/bots/{bot.id}/transcript", headers=headers).json()
+        for bot in (zoom, captions)
+    }
+    first = bodies[zoom.id][0]["transcription"]
+    assert set(first) == {"transcript", "confidence", "words"}
+    assert [w["punctuated_word"] for w in first["words"]] == ["Hello", "there."]
+    assert first["words"][-1]["end"] == 5.0
+    assert [u["transcription"] for u in bodies[captions.id]] == [
+        {"transcript": "Hello there."},
+        {"transcript": "Hi Ann."},
+    ]

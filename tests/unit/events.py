@@ -1,4 +1,5 @@
-"""A participant event as the pure modules read it (duck-typed like the API model), for tests."""
+"""A participant event and a transcript utterance as the pure modules read them (duck-typed like the API
+models), for tests."""
 
 from __future__ import annotations
 
@@ -13,3 +14,12 @@ class Ev:
     event_type: str
     timestamp_ms: int
     participant_is_host: bool = False
+
+
+@dataclass
+class Utt:
+    speaker_uuid: str
+    speaker_name: str | None
+    timestamp_ms: int
+    duration_ms: int
+    speaker_is_host: bool = False

@@ -14,6 +14,7 @@ import respx
 import tenacity
 
 from airflow_provider_attendee import __version__
+from airflow_provider_attendee._compat import AirflowFailException
 from airflow_provider_attendee.exceptions import (
     AttendeeAuthenticationError,
     AttendeeConfigurationError,
@@ -24,6 +25,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeInvalidStateError,
     AttendeeNotFoundError,
     AttendeeRateLimitError,
+    AttendeeRecordingMissingError,
     AttendeeServerError,
     AttendeeUnexpectedResponseError,
 )
@@ -446,6 +448,28 @@ class TestErrors:
         assert "POST /api/v1/bots/bot_1/leave" in str(info.value)
         assert SECRET not in str(info.value)
         assert info.value.http_status == status
+
+    @pytest.mark.parametrize(
+        ("body", "missing"),
+        [
+            ({"error": "No recording file found for bot"}, True),
+            ({"error": "No recording found for bot"}, True),
+            ({"error": "Bot not found"}, False),
+            ({"error": "Not found"}, False),  # not an Attendee path at all
+        ],
+    )
+    def test_a_missing_recording_is_not_an_unknown_bot(self, api, sleeps, body, missing):
+        route = api.get("/bots/bot_1/recording").respond(404, json=body)
+        with pytest.raises(AttendeeNotFoundError) as info:
+            AttendeeHook().get_recording("bot_1")
+        message = str(info.value)
+        assert isinstance(info.value, AttendeeRecordingMissingError) == missing
+        assert isinstance(info.value, AirflowFailException) == missing  # never retried by Airflow
+        assert ("Check the id" in message) != missing
+        if missing:
+            assert 'recording_settings.format "none"' in message and "not uploaded yet" in message
+            assert "no recording storage" in message
+        assert route.call_count == 1 and sleeps == []
 
     def test_field_errors_are_kept(self, api):
         api.post("/bots").respond(400, json={"meeting_url": ["Invalid meeting URL"]})

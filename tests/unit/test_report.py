@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from airflow_provider_attendee.report import ReportBuilder, build_report
-from airflow_provider_attendee.report_render import to_csv, to_markdown
-from tests.unit.events import Ev
+from airflow_provider_attendee.report import SPEECH_EVENTS_SETTING, ReportBuilder, build_report
+from airflow_provider_attendee.report_render import to_csv, to_json, to_markdown
+from tests.unit.events import Ev, Utt
 
 T0 = 1_700_000_000_000  # ms
 
@@ -112,10 +112,11 @@ def test_defaults_to_first_and_last_event():
 
 
 def test_events_outside_the_meeting_are_clamped():
-    events = [ev(1, "a", "join", -30), ev(2, "a", "leave", 700)]
+    events = [ev(1, "a", "join", -30), ev(2, "b", "join", -10), ev(3, "a", "leave", 700)]
     report = build_report(events, T0, T0 + 600_000)
-    assert report.participants[0].present_seconds == 600
-    assert report.anomalies == {"after_meeting_end": 1}
+    assert [p.present_seconds for p in report.participants] == [600, 600]
+    # Both joins were before the bot joined (they were "late_event" once): named for what happened.
+    assert report.anomalies == {"after_meeting_end": 1, "before_bot_joined": 2, "join_without_leave": 1}
 
 
 def test_late_events_beyond_the_window_are_clamped_not_lost():
@@ -151,6 +152,7 @@ def test_renderers():
         "peak_concurrent": 4,
         "total_speaking_seconds": 390.0,
         "top_speaker": "Cat",
+        "speaking_source": "speech_events",
     }
 
 
@@ -165,3 +167,69 @@ def test_memory_is_bounded_by_participants_not_events():
     assert len(builder._buffer) <= FLUSH_BATCH + 101  # one batch plus the window's ~10 s of events
     assert len(builder._people) == 20
     assert builder.finish().events_processed == 50_000
+
+
+def utt(who: str, seconds: float, duration: float, name: str | None = None) -> Utt:
+    return Utt(who, name or who.title(), T0 + int(seconds * 1000), int(duration * 1000))
+
+
+# The same meeting as a default real bot records it: joins and leaves only, who spoke in the transcript.
+PRESENCE_ONLY = [e for e in MEETING if not e.event_type.startswith("speech")]
+TRANSCRIPT = [
+    utt("ann", 10, 30),
+    utt("ann", 100, 20),
+    utt("ann", 110, 20),  # overlaps the previous one (110-120): counted once, one turn
+    utt("bob", 210, 90),
+    utt("cat2", 360, 300, name="Cat"),  # runs past the bot's departure at 600 s: clamped
+    utt("eve", 700, 5),  # after the bot left: outside the meeting
+]
+
+
+def test_speaking_time_from_the_transcript_without_speech_events():
+    report = build_report(PRESENCE_ONLY, T0, T0 + 600_000, utterances=TRANSCRIPT)
+    got = {p.uuid: (p.present_seconds, p.speaking_seconds, p.speaking_turns) for p in report.participants}
+    assert got == {u: (present, spoke, turns) for u, (present, spoke, turns, _) in EXPECTED.items()}
+    assert report.speaking_source == "transcript" and report.total_speaking_seconds == 390
+    assert report.headline()["top_speaker"] == "Cat"
+    assert report.anomalies["utterance_outside_meeting"] == 1
+    assert len(report.notes) == 1 and SPEECH_EVENTS_SETTING in report.notes[0]
+    # Each output carries where speaking time came from, and the note naming the setting.
+    assert {row.split(",")[-1] for row in to_csv(report).splitlines()[1:]} == {"transcript"}
+    assert to_csv(report).splitlines()[0].endswith(",speaking_source")
+    markdown = to_markdown(report)
+    assert "(from the transcript)" in markdown and SPEECH_EVENTS_SETTING in markdown
+    assert '"speaking_source": "transcript"' in to_json(report)
+
+
+def test_speech_events_win_over_the_transcript():
+    """The one rule when both exist: speech events (the platform's voice activity), transcript unread."""
+    report = build_report(MEETING, T0, T0 + 600_000, utterances=[utt("ann", 0, 500), utt("dan", 0, 40)])
+    got = {p.uuid: (p.speaking_seconds, p.speaking_turns) for p in report.participants}
+    assert got == {u: (spoke, turns) for u, (_, spoke, turns, _) in EXPECTED.items()}
+    assert report.speaking_source == "speech_events" and report.notes == []
+
+
+def test_neither_speech_events_nor_transcript():
+    report = build_report(PRESENCE_ONLY, T0, T0 + 600_000)
+    assert report.speaking_source == "none" and report.total_speaking_seconds == 0
+    assert report.headline()["top_speaker"] is None
+    assert SPEECH_EVENTS_SETTING in report.notes[0] and "Deepgram" in report.notes[0]
+    assert "(unknown: no speech events, no transcript)" in to_markdown(report)
+
+
+def test_a_transcript_speaker_without_participant_events_is_reported():
+    report = build_report([ev(1, "a", "join", 0)], T0, T0 + 60_000, utterances=[utt("z", 5, 10)])
+    z = next(p for p in report.participants if p.uuid == "z")
+    assert (z.present_seconds, z.speaking_seconds, z.speaking_turns, z.talk_share) == (0, 10, 1, 1.0)
+    assert report.anomalies["speaker_without_events"] == 1
+
+
+def test_the_chart_draws_transcript_speech():
+    builder = ReportBuilder(T0, T0 + 600_000, keep_intervals=True).add_all(PRESENCE_ONLY)
+    builder.add_utterances(TRANSCRIPT).finish()
+    assert builder.intervals is not None
+    assert builder.intervals["ann"]["speaking"] == [
+        (T0 + 10_000, T0 + 40_000),
+        (T0 + 100_000, T0 + 120_000),
+        (T0 + 120_000, T0 + 130_000),
+    ]

@@ -852,7 +852,6 @@ class SimWorld:
         # format "none" the bot records (transcribes) all the same, it only makes no file.
         if bot.has_recording:
             self._later(bot, at + RECORDING_PERMISSION_DELAY, "recording_permission_granted")
-        provider = transcription_provider(bot.meeting_url, bot.settings)
         end = meeting.end_offset()
         if end is not None:
             self._later(bot, at + timedelta(seconds=end), "meeting_ended")
@@ -893,6 +892,7 @@ class SimWorld:
         """The meeting's participants, their events, the transcript and the chat, for a bot admitted at ``at``."""
         rng = random.Random(f"{self.seed}:{bot.id}")
         ids = random.Random(f"{self.seed}:{bot.id}:ids")  # the bot's own: the same ids whenever it is built
+        provider = transcription_provider(bot.meeting_url, bot.settings)
         people: dict[str, Participant] = {}
         observed: list[tuple[datetime, datetime, Participant, str, dict[str, Any]]] = []
 

@@ -34,8 +34,11 @@ class AttendeeHookMixin:
         return AttendeeHook(self.attendee_conn_id)
 
     def push_bot_link(self, context: Context, bot_id: str) -> None:
-        """Make the bot link available right away, also while the task is deferred or after it failed."""
-        context["ti"].xcom_push(key=BOT_URL_XCOM_KEY, value=self.hook.settings.bot_url(bot_id))
+        """Make the bot link available right away, also while the task is deferred or after it failed.
+        Without the connection's ``project_id`` there is no page to link to, and no link is shown."""
+        url = self.hook.settings.bot_url(bot_id)
+        if url:
+            context["ti"].xcom_push(key=BOT_URL_XCOM_KEY, value=url)
 
 
 class AttendeeBaseOperator(AttendeeHookMixin, BaseOperator):

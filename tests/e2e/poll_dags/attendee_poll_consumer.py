@@ -12,8 +12,7 @@ from airflow.sdk import DAG, Asset, AssetWatcher, task
 from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
 
 finished = Asset(
-    name="attendee_finished_meetings",
-    uri="attendee://bots/ended",
+    "attendee://bots/ended",  # name and URI: the UI shows the name, the docs the URI
     watchers=[AssetWatcher(name="attendee_bot_ended", trigger=AttendeeBotEventTrigger(poll_interval=1))],
 )
 

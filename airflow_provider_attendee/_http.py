@@ -447,7 +447,8 @@ def transport_error(
             "Not retried: this cannot heal by itself.",
             method=what.split(" ", 1)[0],
         )
-    retried = f" (the request was retried up to {settings.max_retries} times)" if settings.max_retries else ""
+    times = "once" if settings.max_retries == 1 else f"up to {settings.max_retries} times"
+    retried = f" (the request was retried {times})" if settings.max_retries else ""
     return AttendeeConnectionError(
         f"Attendee {what} could not reach {settings.base_url} ({kind}: {detail}){retried}. Check the Attendee "
         f"URL (scheme, host and port) of {settings.connection_name}, and that the server is up and reachable "

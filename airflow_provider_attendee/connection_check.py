@@ -18,6 +18,8 @@ from airflow_provider_attendee import _http
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError, describe_error_body
 
 SUBJECT = "this connection"
+#: What Airflow's UI shows, and on Airflow 3.1 its row Test button sends, instead of a stored password.
+MASKED = "***"
 #: The first page of bots with a deduplication key no bot has: authenticated, cheap, read-only.
 PROBE_PATH = f"{_http.API_PREFIX}/bots"
 PROBE_PARAMS = {"deduplication_key": "airflow-connection-test"}
@@ -26,6 +28,12 @@ PROBE_PARAMS = {"deduplication_key": "airflow-connection-test"}
 def check_connection(conn: Any, *, transport: httpx.BaseTransport | None = None) -> tuple[bool, str]:
     """Test an Airflow connection (host, port, password, extra) against its Attendee server."""
     extra = conn.extra_dejson if isinstance(conn.extra_dejson, Mapping) else {}
+    if conn.password == MASKED:
+        return False, (
+            f"The API key of {SUBJECT} arrived masked ({MASKED}), not as stored: Airflow's Test button in the "
+            "connection list sends the masked key on Airflow 3.1. Test the connection with `airflow "
+            "connections test <conn id>` instead (with [core] test_connection = Enabled)."
+        )
     try:
         settings = _http.settings_from_connection(
             conn.conn_id or "", conn.host, conn.port, conn.password, extra, subject=SUBJECT

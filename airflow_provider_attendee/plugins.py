@@ -1,7 +1,6 @@
 """The Airflow plugin (entry point ``airflow.plugins``): on the API server, the Attendee webhook receiver under
-``/attendee`` (see ``webhook_receiver``), the sweeper that re-queues DAGs whose ``attendee://`` asset
-events the scheduler left behind (pushed or polled alike), and the clean-up of Attendee connections' saved
-extras (see ``_connection_extra``)."""
+``/attendee`` (see ``webhook_receiver``), and the sweeper that re-queues DAGs whose ``attendee://`` asset
+events the scheduler left behind (pushed or polled alike)."""
 
 from __future__ import annotations
 
@@ -12,17 +11,14 @@ from airflow.plugins_manager import AirflowPlugin
 
 class StartSweeper:
     """A pass-through ASGI middleware of the API server's root app: building it (in the API server only,
-    never in schedulers or workers, before it serves) readies the receiver, starts the sweeper and
-    registers the connection-extra clean-up."""
+    never in schedulers or workers, before it serves) readies the receiver and starts the sweeper."""
 
     def __init__(self, app: Any) -> None:
-        from airflow_provider_attendee import _connection_extra
         from airflow_provider_attendee.webhook_receiver import prepare, start_sweeper
 
         self.app = app
         prepare()
         start_sweeper()
-        _connection_extra.register()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)

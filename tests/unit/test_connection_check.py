@@ -72,6 +72,14 @@ def test_bad_extra(monkeypatch, extra, expected):
     assert not ok and message.startswith(expected) and "empty it for the default" in message
 
 
+def test_masked_key_from_airflow_31_row_button(api, monkeypatch):
+    route = api.get("/bots").respond(401, json={"detail": "Invalid or disabled API key"})
+    ok, message = outcome(monkeypatch, password="***")
+    assert not ok and route.call_count == 0
+    assert message.startswith("The API key of this connection arrived masked (***), not as stored")
+    assert "airflow connections test <conn id>" in message
+
+
 def test_not_an_http_url(monkeypatch):
     ok, message = outcome(monkeypatch, host="ftp://attendee.test")
     assert not ok

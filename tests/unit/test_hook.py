@@ -543,6 +543,24 @@ class TestConnection:
         with pytest.raises(AttendeeConfigurationError, match=message):
             AttendeeHook().get_bot("bot_1")
 
+    def test_form_extra_with_nulls_means_defaults(self, monkeypatch):
+        """Airflow 3.3's form saves every field, an empty one as null; the provider's defaults apply."""
+        extra = {
+            "timeout": None,
+            "max_retries": 3,
+            "retry_backoff": "",
+            "max_retry_time": None,
+            "project_id": None,
+            "webhook_secret": None,
+            "max_concurrency": None,
+        }
+        conn = {"conn_type": "attendee", "host": "attendee.test", "password": "k" * 10, "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+        settings = AttendeeHook().settings
+        assert (settings.timeout, settings.max_retries, settings.retry_backoff) == (30.0, 3, 1.0)
+        assert (settings.max_retry_time, settings.max_concurrency) == (120.0, 8)
+        assert settings.project_id is None and settings.bot_url("bot_1") is None
+
     def test_missing_connection(self):
         with pytest.raises(AttendeeConfigurationError, match="AIRFLOW_CONN_NOPE"):
             AttendeeHook("nope").get_bot("bot_1")

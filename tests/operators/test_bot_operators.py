@@ -85,7 +85,7 @@ def test_create_bot_is_idempotent_across_retries(attendee_simulator, context):
     key = default_deduplication_key("test_dag", context["ti"].run_id, "task", -1)
     assert bot["deduplication_key"] == key
     assert attendee_simulator.admin.counters()["bots_created_by_dedup_key"] == {key: 1}
-    assert BOT_URL_XCOM_KEY not in context["ti"].xcoms  # no project_id: no dashboard page to link to
+    assert context["ti"].xcoms[BOT_URL_XCOM_KEY] is None  # no project_id: no dashboard page to link to
 
 
 def test_default_keys_differ_per_run_task_and_map_index():

@@ -67,12 +67,21 @@ class ClientSettings:
     max_retry_time: float = 120.0
     max_concurrency: int = 8
     project_id: str | None = None
+    #: How messages name the connection ("this connection" in the connection test, where the id is a
+    #: random temporary one); empty: "connection '<conn_id>'".
+    subject: str = field(default="", compare=False)
 
-    def bot_url(self, bot_id: str) -> str:
-        """The bot's page in the Attendee dashboard (needs the connection's ``project_id`` extra)."""
-        if self.project_id:
-            return f"{self.base_url}/projects/{quote(self.project_id, safe='')}/bots/{quote(bot_id, safe='')}"
-        return f"{self.base_url}{API_PREFIX}/bots/{quote(bot_id, safe='')}"
+    @property
+    def connection_name(self) -> str:
+        """The connection as messages name it."""
+        return self.subject or f"connection {self.conn_id!r}"
+
+    def bot_url(self, bot_id: str) -> str | None:
+        """The bot's page in the Attendee dashboard, or None without the connection's ``project_id`` extra
+        (the API's own URL of a bot answers 401 in a browser: no link is better than that one)."""
+        if not self.project_id:
+            return None
+        return f"{self.base_url}/projects/{quote(self.project_id, safe='')}/bots/{quote(bot_id, safe='')}"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -101,20 +110,40 @@ class ClientSettings:
         }
 
 
-def normalize_base_url(host: str | None, port: int | None = None) -> str:
-    """Turn a connection's host (scheme optional, https by default) and port into a base URL."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def normalize_base_url(host: str | None, port: int | None = None, subject: str = "the connection") -> str:
+    """Turn a connection's host (scheme optional, https by default) and port into a base URL.
+
+    The Port field is optional (a port in the URL is enough); when both are given they must agree. The
+    scheme's own port (443, 80) is left out of the URL."""
     raw = (host or "").strip().rstrip("/")
     if not raw:
         raw = DEFAULT_BASE_URL
     if "://" not in raw:
         raw = f"https://{raw}"
     parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        url_port = parts.port
+    except ValueError:
+        url_port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or url_port == -1:
         raise AttendeeConfigurationError(
-            f"Attendee URL {host!r} is not an http(s) URL. Set the connection's host to e.g. {DEFAULT_BASE_URL}."
+            f"The Attendee URL {host!r} of {subject} is not an http(s) URL. Set it to your Attendee server's "
+            f"address, e.g. {DEFAULT_BASE_URL} (https:// may be left out; a plain-http server needs http://)."
+        )
+    if port and url_port is not None and port != url_port:
+        raise AttendeeConfigurationError(
+            f"{_capitalized(subject)} has port {url_port} in its Attendee URL and {port} in its Port field. "
+            "Keep one of them, or make them equal."
         )
     netloc = parts.netloc
-    if port and parts.port is None:
+    if port and url_port is None and port != DEFAULT_PORTS[parts.scheme]:
         netloc = f"{netloc}:{port}"
     path = parts.path.rstrip("/")
     if path.endswith(API_PREFIX):
@@ -122,42 +151,57 @@ def normalize_base_url(host: str | None, port: int | None = None) -> str:
     return urlunsplit((parts.scheme, netloc, path, "", ""))
 
 
-def _number(extra: Mapping[str, Any], name: str, default: float, conn_id: str, minimum: float) -> float:
+def _number(extra: Mapping[str, Any], name: str, default: float, subject: str, minimum: float) -> float:
     value = extra.get(name)
     if value is None or value == "":
-        return default
+        return default  # unset (the UI's form writes null for an empty field)
     try:
         number = float(value)
     except (TypeError, ValueError):
         number = minimum - 1
     if number < minimum:
         raise AttendeeConfigurationError(
-            f"Connection {conn_id!r}: extra field {name!r} must be a number >= {minimum:g}, got {value!r}."
+            f"{_capitalized(subject)}: extra field {name!r} must be a number >= {minimum:g}, got {value!r}. "
+            f"Correct it, or empty it for the default ({default:g})."
         )
     return number
 
 
 def settings_from_connection(
-    conn_id: str, host: str | None, port: int | None, password: str | None, extra: Mapping[str, Any]
+    conn_id: str,
+    host: str | None,
+    port: int | None,
+    password: str | None,
+    extra: Mapping[str, Any],
+    *,
+    subject: str = "",
 ) -> ClientSettings:
-    """Validate an Airflow connection's fields and turn them into ClientSettings."""
+    """Validate an Airflow connection's fields and turn them into ClientSettings; ``subject`` is how
+    messages name the connection (default "connection '<conn_id>'")."""
+    who = subject or f"connection {conn_id!r}"
     api_key = (password or "").strip()
     if not api_key:
+        example = (
+            ""
+            if subject
+            else ', e.g. AIRFLOW_CONN_ATTENDEE_DEFAULT=\'{"conn_type": "attendee", '
+            '"host": "https://app.attendee.dev", "password": "<key>"}\''
+        )
         raise AttendeeConfigurationError(
-            f"Connection {conn_id!r} has no Attendee API key. Put the key in the connection's password "
-            '(API key) field, e.g. AIRFLOW_CONN_ATTENDEE_DEFAULT=\'{"conn_type": "attendee", '
-            '"host": "https://app.attendee.dev", "password": "<key>"}\'.'
+            f"{_capitalized(who)} has no Attendee API key. Create one in the Attendee dashboard (your project's "
+            f"API Keys page) and put it in the connection's API key (password) field{example}."
         )
     return ClientSettings(
         conn_id=conn_id,
-        base_url=normalize_base_url(host, port),
+        base_url=normalize_base_url(host, port, who),
         api_key=api_key,
-        timeout=_number(extra, "timeout", 30.0, conn_id, minimum=0.001),
-        max_retries=int(_number(extra, "max_retries", 5, conn_id, minimum=0)),
-        retry_backoff=_number(extra, "retry_backoff", 1.0, conn_id, minimum=0),
-        max_retry_time=_number(extra, "max_retry_time", 120.0, conn_id, minimum=0),
-        max_concurrency=int(_number(extra, "max_concurrency", 8, conn_id, minimum=1)),
+        timeout=_number(extra, "timeout", 30.0, who, minimum=0.001),
+        max_retries=int(_number(extra, "max_retries", 5, who, minimum=0)),
+        retry_backoff=_number(extra, "retry_backoff", 1.0, who, minimum=0),
+        max_retry_time=_number(extra, "max_retry_time", 120.0, who, minimum=0),
+        max_concurrency=int(_number(extra, "max_concurrency", 8, who, minimum=1)),
         project_id=str(extra["project_id"]) if extra.get("project_id") else None,
+        subject=subject,
     )
 
 
@@ -394,15 +438,20 @@ def transport_error(
             )
         else:
             plain = urlunsplit(("http", *urlsplit(settings.base_url)[1:]))
-            fix = f"is the server plain http? Then put the scheme in the connection's host: {plain}"
+            fix = (
+                "is the server plain http? Then write the scheme in the Attendee URL of "
+                f"{settings.connection_name}: {plain}"
+            )
         return AttendeeConnectionError(
             f"Attendee {what}: the TLS handshake with {settings.base_url} failed ({tls.reason or tls}); {fix}. "
             "Not retried: this cannot heal by itself.",
             method=what.split(" ", 1)[0],
         )
+    times = "once" if settings.max_retries == 1 else f"up to {settings.max_retries} times"
+    retried = f" (the request was retried {times})" if settings.max_retries else ""
     return AttendeeConnectionError(
-        f"Attendee {what} could not reach {settings.base_url} ({kind}: {detail}). "
-        f"Check the host of connection {settings.conn_id!r} and the network; the request was retried "
-        f"up to {settings.max_retries} times.",
+        f"Attendee {what} could not reach {settings.base_url} ({kind}: {detail}){retried}. Check the Attendee "
+        f"URL (scheme, host and port) of {settings.connection_name}, and that the server is up and reachable "
+        "from Airflow.",
         method=what.split(" ", 1)[0],
     )

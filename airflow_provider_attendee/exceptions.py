@@ -138,6 +138,12 @@ def describe_error_body(body: bytes, content_type: str) -> tuple[str, dict[str, 
     return text[:_MAX_BODY_CHARS], {}
 
 
+def as_sentence(text: str) -> str:
+    """The text ending with one full stop (server messages may or may not end with one)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def _classify_bad_request(detail: str) -> type[AttendeeInvalidRequestError]:
     lowered = detail.lower()
     if "deduplication key already in use" in lowered:
@@ -171,7 +177,7 @@ def error_for_status(
     if secret:
         detail = detail.replace(secret, "***")
         field_errors = {k: [m.replace(secret, "***") for m in v] for k, v in field_errors.items()}
-    where = f"Attendee API {method} {path} failed with HTTP {status_code}: {detail}."
+    where = f"Attendee API {method} {path} failed with HTTP {status_code}: {as_sentence(detail)}"
     error: AttendeeAPIError
     if status_code in (401, 403):
         error = AttendeeAuthenticationError(

@@ -11,6 +11,7 @@ from airflow_provider_attendee import __version__
 from airflow_provider_attendee.event_settings import provider_config
 
 DEFAULT_BASE_URL = "https://app.attendee.dev"
+HOST_PLACEHOLDER = f"{DEFAULT_BASE_URL} (https:// may be left out; plain http needs http://)"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -60,49 +61,61 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "attendee",
                 "hook-class-name": "airflow_provider_attendee.hooks.attendee.AttendeeHook",
                 "hook-name": "Attendee",
+                # No "default" in the schemas: Airflow's form would save it into the extra, and a later change
+                # of a default would never reach that connection. An empty field means the hook's default.
                 "conn-fields": {
                     "timeout": {
                         "label": "Request timeout (seconds)",
-                        "schema": {"type": ["number", "null"], "default": 30},
+                        "description": "How long one request to Attendee may take before it fails (and is retried). "
+                        "Empty: 30.",
+                        "schema": {"type": ["number", "null"], "minimum": 0.001},
                     },
                     "max_retries": {
                         "label": "Max retries",
-                        "description": "Retries for connect errors, timeouts, 429 and 500/502/503/504 (POSTs only when safe).",
-                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0},
+                        "description": "Retries of connect errors, timeouts, 429 and 500/502/503/504 (a POST only "
+                        "when it is safe). Empty: 5.",
+                        "schema": {"type": ["integer", "null"], "minimum": 0},
                     },
                     "retry_backoff": {
                         "label": "Retry backoff (seconds)",
-                        "description": "First wait between retries; doubles each time, with jitter.",
-                        "schema": {"type": ["number", "null"], "default": 1.0, "minimum": 0},
+                        "description": "First wait between retries; doubles each time, with jitter. Empty: 1.",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
                     },
                     "max_retry_time": {
                         "label": "Max total retry time (seconds)",
-                        "schema": {"type": ["number", "null"], "default": 120, "minimum": 0},
+                        "description": "Upper bound on the time one request spends on retries, waits included. "
+                        "Empty: 120.",
+                        "schema": {"type": ["number", "null"], "minimum": 0},
                     },
                     "project_id": {
                         "label": "Project id",
-                        "description": "Attendee project (proj_...), for links to bots in the dashboard.",
+                        "description": "Your Attendee project's id (proj_..., in the dashboard's address: "
+                        "/projects/proj_.../). With it, a task's \"Attendee bot\" link opens the bot's page in "
+                        "the dashboard; without it, no link is shown.",
                         "schema": {"type": ["string", "null"]},
                     },
                     "webhook_secret": {
                         "label": "Webhook secret",
-                        "description": "The project's webhook secret (Attendee: Settings > Webhooks), to verify "
-                        "deliveries to /attendee/webhooks on the Airflow API server.",
+                        "description": "Only for webhooks (push): the project's webhook secret (Attendee "
+                        "dashboard: Settings > Webhooks), which verifies deliveries to /attendee/webhooks on "
+                        "the Airflow API server.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     "max_concurrency": {
                         "label": "Max concurrent requests",
-                        "description": "Connection pool size and concurrency limit of the async client.",
-                        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1},
+                        "description": "Connection pool size and limit of concurrent requests of the async "
+                        "client (all triggers of a triggerer share it). Empty: 8.",
+                        "schema": {"type": ["integer", "null"], "minimum": 1},
                     },
                 },
                 "ui-field-behaviour": {
-                    # One place for the port: in the URL (a separate Port field still works in URIs).
-                    "hidden-fields": ["schema", "login", "extra", "port"],
-                    "relabeling": {"host": "Attendee URL", "password": "API key"},
+                    # Standard fields take no help text in Airflow's form, so their placeholders carry it.
+                    "hidden-fields": ["schema", "login", "extra"],
+                    "relabeling": {"host": "Attendee URL", "password": "API key", "port": "Port (optional)"},
                     "placeholders": {
-                        "host": DEFAULT_BASE_URL,
-                        "password": "Attendee API key (Settings > API Keys)",
+                        "host": HOST_PLACEHOLDER,
+                        "password": "Attendee dashboard: your project > API Keys > Create API Key",
+                        "port": "e.g. 443: the connection list's Test button needs it (Airflow 3.3)",
                     },
                 },
             }

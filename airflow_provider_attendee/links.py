@@ -13,7 +13,9 @@ BOT_URL_XCOM_KEY = "attendee_bot_url"
 
 
 class AttendeeBotLink(BaseOperatorLink):
-    """Links a task to its bot; the URL is pushed to XCom as soon as the bot is known (before deferring)."""
+    """Links a task to its bot's page in the Attendee dashboard; the URL is pushed to XCom as soon as the
+    bot is known (before deferring). Without the connection's ``project_id`` the link is empty, which the
+    Airflow UI does not show."""
 
     name = "Attendee bot"
 

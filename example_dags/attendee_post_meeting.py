@@ -25,8 +25,7 @@ from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
 # Pushed events need no watcher; polling needs one (never both: each would emit every meeting).
 PUSHED = os.environ.get("ATTENDEE_EXAMPLE_EVENTS", "poll") == "push"
 finished_meetings = Asset(
-    name="attendee_finished_meetings",
-    uri="attendee://bots/ended",
+    "attendee://bots/ended",  # name and URI: the UI shows the name, the docs the URI
     watchers=[]
     if PUSHED
     else [

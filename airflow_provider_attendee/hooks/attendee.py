@@ -25,11 +25,7 @@ from pydantic import BaseModel
 
 from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID, _http
 from airflow_provider_attendee._http import ClientSettings, format_datetime, path_id
-from airflow_provider_attendee.exceptions import (
-    AttendeeAuthenticationError,
-    AttendeeConfigurationError,
-    AttendeeError,
-)
+from airflow_provider_attendee.exceptions import AttendeeConfigurationError, AttendeeError
 from airflow_provider_attendee.meeting_urls import stored_form
 from airflow_provider_attendee.models import (
     Bot,
@@ -230,20 +226,19 @@ class AttendeeHook(BaseHook):
         return shared
 
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap authenticated call (first page of bots), answered within one request timeout: no
-        retries (a person is waiting on the form). Never reveals the key."""
+        """One cheap authenticated call (first page of bots, not retried: a person is waiting), and a
+        verdict naming what is wrong with this connection and the fix (see ``connection_check``)."""
+        from airflow_provider_attendee.connection_check import check_connection
+
         try:
-            settings = self.__dict__["settings"] = dataclasses.replace(self.settings, max_retries=0)
-            self._request("GET", "/bots", params={"deduplication_key": "airflow-connection-test"})
-        except AttendeeAuthenticationError as err:
-            return False, f"Authentication failed: {err.detail}. Check the API key of the connection."
-        except AttendeeError as err:
-            # The form tests under a temporary connection id: name "this connection" instead.
-            return False, str(err).replace(f"connection {self.attendee_conn_id!r}", "this connection")
-        finally:
-            self.close()
-            self.__dict__.pop("settings", None)
-        return True, f"Connected to the Attendee API at {settings.base_url}."
+            conn = self.get_connection(self.attendee_conn_id)
+        except Exception as err:
+            return False, str(self._lookup_error(err))
+        if conn.password:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(conn.password)
+        return check_connection(conn, transport=self._transport)
 
     # ------------------------------------------------------------------------------- request engine
     def _url(self, path_or_url: str, base_url: str) -> str:

@@ -34,7 +34,9 @@ class AttendeeHookMixin:
         return AttendeeHook(self.attendee_conn_id)
 
     def push_bot_link(self, context: Context, bot_id: str) -> None:
-        """Make the bot link available right away, also while the task is deferred or after it failed."""
+        """Make the bot link available right away, also while the task is deferred or after it failed.
+        Without the connection's ``project_id`` there is no page to link to: the value is None and no link
+        is shown (pushed all the same: Airflow 3.1 logs an error for a link whose XCom is missing)."""
         context["ti"].xcom_push(key=BOT_URL_XCOM_KEY, value=self.hook.settings.bot_url(bot_id))
 
 

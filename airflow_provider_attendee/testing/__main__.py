@@ -14,10 +14,19 @@ from airflow_provider_attendee.testing.simulator import DEFAULT_API_KEY, Attende
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_attendee.testing")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the simulated Attendee API")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the simulated Attendee API",
+        description="Serve the simulated Attendee API. Point an Attendee connection at it: Attendee URL "
+        f"http://127.0.0.1:8000 (the --host and --port), API key {DEFAULT_API_KEY} (or the --api-key given).",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--api-key", default=DEFAULT_API_KEY)
+    serve.add_argument(
+        "--api-key",
+        default=DEFAULT_API_KEY,
+        help=f"the API key clients must send (default: {DEFAULT_API_KEY})",
+    )
     serve.add_argument("--scenario", default=None, help="JSON/YAML file or bundled name (e.g. demo)")
     serve.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per real second")
     serve.add_argument("--seed", type=int, default=0)
@@ -29,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rate-5xx", type=float, default=0.0, help="fraction answered 500/502/503")
     serve.add_argument("--rate-reset", type=float, default=0.0, help="fraction of dropped connections")
     return parser
+
+
+def banner(host: str, port: int, api_key: str, time_scale: float) -> str:
+    """What a person needs to point a connection at the simulator (a key given with --api-key is theirs:
+    not echoed)."""
+    key = api_key if api_key == DEFAULT_API_KEY else "the one given with --api-key"
+    return (
+        f"Attendee simulator on http://{host}:{port} (admin: /_sim/, time scale {time_scale:g})\n"
+        f"API key: {key}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,10 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=faults,
     )
     server = SimulatorServer(simulator, host=args.host, port=args.port)
-    print(
-        f"Attendee simulator on http://{args.host}:{args.port} (admin: /_sim/, time scale {args.time_scale:g})",
-        flush=True,
-    )
+    print(banner(args.host, args.port, args.api_key, args.time_scale), flush=True)
     server.serve_forever()
     return 0
 

@@ -85,7 +85,7 @@ def test_create_bot_is_idempotent_across_retries(attendee_simulator, context):
     key = default_deduplication_key("test_dag", context["ti"].run_id, "task", -1)
     assert bot["deduplication_key"] == key
     assert attendee_simulator.admin.counters()["bots_created_by_dedup_key"] == {key: 1}
-    assert context["ti"].xcoms[BOT_URL_XCOM_KEY].endswith(f"/bots/{first}")
+    assert context["ti"].xcoms[BOT_URL_XCOM_KEY] is None  # no project_id: no dashboard page to link to
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,10 @@ def test_create_bot_waits_in_poke_mode(attendee_simulator, context):
     assert AttendeeHook().get_bot(bot_id).state == "joined_recording"
 
 
-def test_create_bot_defers_with_the_shared_trigger(attendee_simulator, context):
+def test_create_bot_defers_with_the_shared_trigger(attendee_simulator, context, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ATTENDEE_DEFAULT", attendee_simulator.connection_json(project_id="proj_1")
+    )
     operator = AttendeeCreateBotOperator(
         task_id="create",
         meeting_url=DEMO_MEETING,
@@ -203,8 +206,9 @@ def test_create_bot_defers_with_the_shared_trigger(attendee_simulator, context):
     assert trigger.target_states == ["joined_recording"]
     assert trigger.failure_states == ["fatal_error", "data_deleted", "ended"]
     assert trigger.poll_interval == 7 and deferred.value.timeout == timedelta(seconds=600)
-    assert context["ti"].xcoms[BOT_URL_XCOM_KEY]  # the link exists while deferred
     bot_id = trigger.bot_id
+    # The bot's dashboard page, linked while the task is deferred.
+    assert context["ti"].xcoms[BOT_URL_XCOM_KEY] == f"{attendee_simulator.url}/projects/proj_1/bots/{bot_id}"
     assert (
         operator.execute_complete(
             context, {"status": "success", "bot_id": bot_id, "state": "joined_recording", "message": "ok"}

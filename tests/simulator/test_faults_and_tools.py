@@ -213,7 +213,20 @@ def test_cli_serves_the_api():
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert f"Attendee simulator on http://127.0.0.1:{port}" in output
-    assert "cli-key-5678" not in output
+    assert "API key: the one given with --api-key" in output and "cli-key-5678" not in output
+
+
+def test_cli_names_the_default_key_in_help_and_banner(capsys):
+    from airflow_provider_attendee.testing.__main__ import banner, build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "API key sim-api-key" in help_text and "(default: sim-api-key)" in help_text
+    assert banner("127.0.0.1", 8000, "sim-api-key", 1).splitlines() == [
+        "Attendee simulator on http://127.0.0.1:8000 (admin: /_sim/, time scale 1)",
+        "API key: sim-api-key",
+    ]
 
 
 def test_fixture_sets_the_connection(attendee_simulator):

@@ -537,6 +537,8 @@ class TestConnection:
             ("https://attendee.example.com/", None, "https://attendee.example.com"),
             ("https://attendee.example.com/api/v1", None, "https://attendee.example.com"),
             ("https://example.com/attendee", 8443, "https://example.com:8443/attendee"),
+            ("attendee.example.com", 443, "https://attendee.example.com"),  # the scheme's own port: left out
+            ("http://127.0.0.1:8000", 8000, "http://127.0.0.1:8000"),  # in the URL and the Port field: agree
         ],
     )
     def test_host_forms(self, monkeypatch, host, port, expected):
@@ -557,6 +559,10 @@ class TestConnection:
             ),
             ({"conn_type": "attendee", "password": "k" * 10, "extra": {"max_retries": -1}}, "'max_retries'"),
             ({"conn_type": "postgres", "password": "k" * 10}, "create it with type 'attendee'"),
+            (
+                {"conn_type": "attendee", "host": "http://x.test:80", "port": 81, "password": "k" * 10},
+                "has port 80 in its Attendee URL and 81 in its Port field",
+            ),
         ],
     )
     def test_bad_connections(self, monkeypatch, conn, message):
@@ -564,17 +570,38 @@ class TestConnection:
         with pytest.raises(AttendeeConfigurationError, match=message):
             AttendeeHook().get_bot("bot_1")
 
+    def test_form_extra_with_nulls_means_defaults(self, monkeypatch):
+        """Airflow 3.3's form saves every field, an empty one as null; the provider's defaults apply."""
+        extra = {
+            "timeout": None,
+            "max_retries": 3,
+            "retry_backoff": "",
+            "max_retry_time": None,
+            "project_id": None,
+            "webhook_secret": None,
+            "max_concurrency": None,
+        }
+        conn = {"conn_type": "attendee", "host": "attendee.test", "password": "k" * 10, "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", json.dumps(conn))
+        settings = AttendeeHook().settings
+        assert (settings.timeout, settings.max_retries, settings.retry_backoff) == (30.0, 3, 1.0)
+        assert (settings.max_retry_time, settings.max_concurrency) == (120.0, 8)
+        assert settings.project_id is None and settings.bot_url("bot_1") is None
+
     def test_missing_connection(self):
         with pytest.raises(AttendeeConfigurationError, match="AIRFLOW_CONN_NOPE"):
             AttendeeHook("nope").get_bot("bot_1")
 
     def test_test_connection(self, api, sleeps):
+        """The cases and their messages: tests/unit/test_connection_check.py."""
         route = api.get("/bots").respond(200, json=page([]))
         ok, message = AttendeeHook().test_connection()
         assert ok and BASE in message and route.call_count == 1
         api.get("/bots").respond(401, json={"detail": "Invalid or disabled API key"})
         ok, message = AttendeeHook().test_connection()
         assert not ok and "Invalid or disabled API key" in message and SECRET not in message
+        ok, message = AttendeeHook("nope").test_connection()
+        assert not ok and "could not be loaded" in message and "AIRFLOW_CONN_NOPE" in message
 
     def test_key_registered_with_secret_masker(self, api, monkeypatch):
         masked: list[object] = []
@@ -594,4 +621,5 @@ class TestConnection:
             ) as info:
                 AttendeeHook().get_bot("bot_1")
         assert route.call_count == 2
+        assert "(the request was retried once). Check the Attendee URL" in str(info.value)
         assert SECRET not in str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -122,3 +123,30 @@ def test_settings_repr_hides_key():
     settings = _http.ClientSettings("c", "https://x", "TOPSECRET-123")
     assert "TOPSECRET" not in repr(settings)
     assert timedelta(seconds=settings.timeout).total_seconds() == 30
+
+
+def test_error_message_ends_the_server_text_with_one_full_stop():
+    from airflow_provider_attendee.exceptions import error_for_status
+
+    def message(text: str) -> str:
+        body = json.dumps({"detail": text}).encode()
+        return str(
+            error_for_status(
+                status_code=404,
+                method="GET",
+                path="/x",
+                body=body,
+                content_type="application/json",
+                conn_id="c",
+            )
+        )
+
+    assert "HTTP 404: Gone. Check the id" in message("Gone.")
+    assert "HTTP 404: Gone. Check the id" in message("Gone")
+    assert ".." not in message("Is it gone?") and "HTTP 404: Is it gone? Check" in message("Is it gone?")
+
+
+def test_bot_link_is_the_dashboard_page_or_none():
+    settings = _http.ClientSettings("c", "https://attendee.example.com", "k" * 8, project_id="proj_a/b")
+    assert settings.bot_url("bot_1") == "https://attendee.example.com/projects/proj_a%2Fb/bots/bot_1"
+    assert _http.ClientSettings("c", "https://x", "k" * 8).bot_url("bot_1") is None  # the API URL would 401

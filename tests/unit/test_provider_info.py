@@ -28,9 +28,17 @@ def test_provider_info_describes_the_connection_form():
     assert conn["connection-type"] == "attendee"
     assert conn["hook-class-name"] == "airflow_provider_attendee.hooks.attendee.AttendeeHook"
     behaviour = conn["ui-field-behaviour"]
-    assert behaviour["relabeling"] == {"host": "Attendee URL", "password": "API key"}
-    assert behaviour["placeholders"]["host"] == "https://app.attendee.dev"
+    assert behaviour["relabeling"] == {
+        "host": "Attendee URL",
+        "password": "API key",
+        "port": "Port (optional)",
+    }
+    # Standard fields take no help text in Airflow's form: their placeholders say what to enter.
+    assert behaviour["placeholders"]["host"].startswith("https://app.attendee.dev (https:// may be left out")
+    assert "plain http needs http://" in behaviour["placeholders"]["host"]
+    assert "API Keys" in behaviour["placeholders"]["password"]
     assert {"schema", "login"} <= set(behaviour["hidden-fields"])
+    assert "port" not in behaviour["hidden-fields"]  # a stored port makes Airflow 3.3's row Test button work
     assert set(conn["conn-fields"]) == {
         "timeout",
         "max_retries",
@@ -41,6 +49,10 @@ def test_provider_info_describes_the_connection_form():
         "webhook_secret",
     }
     assert conn["conn-fields"]["webhook_secret"]["schema"]["format"] == "password"  # masked in the form
+    for name, field in conn["conn-fields"].items():
+        assert field["label"] and len(field["description"]) > 30, name  # every field has a help text
+        # A schema default would be saved into every new connection's extra (Airflow's form writes it).
+        assert "default" not in field["schema"], name
     assert info["extra-links"] == ["airflow_provider_attendee.links.AttendeeBotLink"]
 
 

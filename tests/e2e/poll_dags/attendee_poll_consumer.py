@@ -14,8 +14,7 @@ from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
 
 PUSHED = os.environ.get("ATTENDEE_TEST_EVENTS") == "push"
 finished = Asset(
-    name="attendee_finished_meetings",
-    uri="attendee://bots/ended",
+    "attendee://bots/ended",  # name and URI: the UI shows the name, the docs the URI
     watchers=[]
     if PUSHED
     else [AssetWatcher(name="attendee_bot_ended", trigger=AttendeeBotEventTrigger(poll_interval=1))],

@@ -11,12 +11,14 @@ try:  # Airflow 3.2+: the task SDK owns the task-facing exceptions
     from airflow.sdk.exceptions import (  # type: ignore[attr-defined, unused-ignore]
         AirflowException,
         AirflowFailException,
+        AirflowNotFoundException,
         AirflowSensorTimeout,
     )
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import (  # type: ignore[no-redef, assignment, attr-defined, unused-ignore]
         AirflowException,
         AirflowFailException,
+        AirflowNotFoundException,
         AirflowSensorTimeout,
     )
 
@@ -26,4 +28,11 @@ def default_deferrable() -> bool:
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
-__all__ = ["AirflowException", "AirflowFailException", "AirflowSensorTimeout", "conf", "default_deferrable"]
+__all__ = [
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "AirflowSensorTimeout",
+    "conf",
+    "default_deferrable",
+]

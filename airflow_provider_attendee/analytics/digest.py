@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_attendee.analytics.rows import week_of
+from airflow_provider_attendee.analytics.rows import normalise_name, week_of
 from airflow_provider_attendee.analytics.schema import Dialect, TableNames
 from airflow_provider_attendee.analytics.store import adapt
 
@@ -167,13 +167,6 @@ class DigestQueries:
             f"WHERE m.outcome = 'completed' AND {self._window()} GROUP BY m.week_start"
         )
 
-    def people_per_week(self) -> str:
-        return (
-            "SELECT m.week_start, SUM(p.present_seconds), COUNT(DISTINCT COALESCE(p.email, p.display_name)) "
-            f"FROM {self.tables.participants} p JOIN {self.tables.meetings} m ON m.bot_id = p.bot_id "
-            f"WHERE m.outcome = 'completed' AND {self._window()} GROUP BY m.week_start"
-        )
-
     def hours_per_calendar(self) -> str:
         label = f"COALESCE(m.calendar_name, '{NO_CALENDAR}')"
         return (
@@ -216,6 +209,10 @@ class DigestQueries:
         )
 
 
+#: (person, name, email, week, meetings, spoke s, meetings' talk s, present s) from ``talk_per_person``
+TalkRow = tuple[str, str, Any, str, int, float, float, float]
+
+
 def compute_digest(
     query: Query, tables: TableNames, dialect: Dialect, week: date, previous_weeks: int = 4
 ) -> Digest:
@@ -223,52 +220,93 @@ def compute_digest(
     sql = DigestQueries(tables, dialect)
     first = week - timedelta(days=7 * previous_weeks)
     weeks = [(first + timedelta(days=7 * i)).isoformat() for i in range(previous_weeks + 1)]
-    this = week.isoformat()
-    window = [adapt(first, dialect), adapt(week, dialect)]
+    this, window = week.isoformat(), [adapt(first, dialect), adapt(week, dialect)]
+    talk = _merge_unmatched(
+        [
+            (
+                str(person),
+                str(name),
+                email,
+                _day(w),
+                int(n),
+                float(spoke or 0),
+                float(heard or 0),
+                float(seen or 0),
+            )
+            for person, name, email, w, n, spoke, heard, seen in query(sql.talk_per_person(), window)
+        ]
+    )
+    failures = sorted(
+        (
+            FailureCount(str(reason or "unknown"), int(now or 0), int(total))
+            for reason, now, total in query(sql.failures_by_reason(), [adapt(week, dialect), *window])
+        ),
+        key=lambda f: (-f.this_week, -f.window, f.reason),
+    )
+    failed = [
+        FailedBot(str(bot), str(name), _when(when), str(reason or "unknown"), str(platform))
+        for bot, name, when, reason, platform in query(sql.failed_bots(), [adapt(week, dialect)])
+    ]
+    return Digest(
+        week=this,
+        weeks=weeks,
+        totals=_totals(query(sql.hours_per_week(), window), talk, weeks),
+        calendars=_calendars(query(sql.hours_per_calendar(), window), weeks, this),
+        people=_people(talk, this),
+        series=_series(query(sql.attendance_per_series(), window)),
+        failures=failures,
+        failed_bots=failed,
+    )
 
-    counted = {_day(w): (int(n), float(s or 0)) for w, n, s in query(sql.hours_per_week(), window)}
-    present = {_day(w): (float(s or 0), int(n)) for w, s, n in query(sql.people_per_week(), window)}
-    totals = [
+
+def _totals(rows: list[tuple[Any, ...]], talk: list[TalkRow], weeks: list[str]) -> list[WeekTotal]:
+    """Meetings and hours per week (SQL), with the person-hours and people of the (merged) talk rows."""
+    counted = {_day(w): (int(n), float(seconds or 0)) for w, n, seconds in rows}
+    present: dict[str, float] = {}
+    people: dict[str, set[str]] = {}
+    for person, _, _, w, _, _, _, seen in talk:
+        present[w] = present.get(w, 0.0) + seen
+        people.setdefault(w, set()).add(person)
+    return [
         WeekTotal(
             w,
             counted.get(w, (0, 0.0))[0],
             round(counted.get(w, (0, 0.0))[1] / 3600, 2),
-            round(present.get(w, (0.0, 0))[0] / 3600, 2),
-            present.get(w, (0.0, 0))[1],
+            round(present.get(w, 0.0) / 3600, 2),
+            len(people.get(w, ())),
         )
         for w in weeks
     ]
 
-    by_calendar: dict[str, dict[str, float]] = {}
-    meetings_now: dict[str, int] = {}
-    for label, w, count, seconds in query(sql.hours_per_calendar(), window):
-        by_calendar.setdefault(str(label), dict.fromkeys(weeks, 0.0))[_day(w)] = round(
+
+def _calendars(rows: list[tuple[Any, ...]], weeks: list[str], this: str) -> list[CalendarHours]:
+    hours: dict[str, dict[str, float]] = {}
+    meetings: dict[str, int] = {}
+    for label, w, count, seconds in rows:
+        hours.setdefault(str(label), dict.fromkeys(weeks, 0.0))[_day(w)] = round(
             float(seconds or 0) / 3600, 2
         )
         if _day(w) == this:
-            meetings_now[str(label)] = int(count)
-    calendars = sorted(
-        (CalendarHours(label, hours, meetings_now.get(label, 0)) for label, hours in by_calendar.items()),
+            meetings[str(label)] = int(count)
+    return sorted(
+        (CalendarHours(label, by_week, meetings.get(label, 0)) for label, by_week in hours.items()),
         key=lambda c: (-c.hours[this], -sum(c.hours.values()), c.calendar),
     )
 
+
+def _people(talk: list[TalkRow], this: str) -> list[PersonShare]:
+    """This week's people with their share, against their share over the previous weeks together."""
     now: dict[str, list[Any]] = {}
     before: dict[str, list[float]] = {}
-    for person, name, email, w, count, spoke, talk, seen in query(sql.talk_per_person(), window):
-        if _day(w) == this:
-            now[str(person)] = [
-                str(name),
-                email,
-                int(count),
-                float(spoke or 0),
-                float(talk or 0),
-                float(seen or 0),
-            ]
+    for person, name, email, w, count, spoke, heard, seen in talk:
+        if w == this:
+            entry = now.setdefault(person, [name, email, 0, 0.0, 0.0, 0.0])
+            entry[2:] = [entry[2] + count, entry[3] + spoke, entry[4] + heard, entry[5] + seen]
         else:
-            sums = before.setdefault(str(person), [0.0, 0.0])
-            sums[0] += float(spoke or 0)
-            sums[1] += float(talk or 0)
-    people = sorted(
+            sums = before.setdefault(person, [0.0, 0.0])
+            sums[0] += spoke
+            sums[1] += heard
+    return sorted(
         (
             PersonShare(
                 person=person,
@@ -277,18 +315,22 @@ def compute_digest(
                 meetings=count,
                 speaking_seconds=round(spoke, 3),
                 present_seconds=round(seen, 3),
-                share=_ratio(spoke, talk),
-                previous_share=_ratio(*before[person]) if before.get(person, [0, 0])[1] else None,
+                share=_ratio(spoke, heard),
+                previous_share=_ratio(*before[person]) if before.get(person, [0.0, 0.0])[1] else None,
             )
-            for person, (name, email, count, spoke, talk, seen) in now.items()
+            for person, (name, email, count, spoke, heard, seen) in now.items()
         ),
         key=lambda p: (-p.speaking_seconds, p.name),
     )
 
-    grouped: dict[str, tuple[str, list[tuple[str, int, float, float | None]]]] = {}
-    for key, name, w, count, attended, invited, with_invites in query(sql.attendance_per_series(), window):
-        entry = grouped.setdefault(str(key), (str(name), []))
-        entry[1].append(
+
+def _series(rows: list[tuple[Any, ...]]) -> list[SeriesAttendance]:
+    """Average attendance per series and week; the series losing most people first."""
+    names: dict[str, str] = {}
+    weeks: dict[str, list[tuple[str, int, float, float | None]]] = {}
+    for key, name, w, count, attended, invited, with_invites in rows:
+        names.setdefault(str(key), str(name))
+        weeks.setdefault(str(key), []).append(
             (
                 _day(w),
                 int(count),
@@ -296,23 +338,29 @@ def compute_digest(
                 round(float(invited) / int(with_invites), 2) if with_invites else None,
             )
         )
-    series = sorted(
-        (SeriesAttendance(key, name, sorted(rows)) for key, (name, rows) in grouped.items()),
+    return sorted(
+        (SeriesAttendance(key, names[key], sorted(by_week)) for key, by_week in weeks.items()),
         key=lambda s: (s.change if s.change is not None else 0.0, -s.occurrences, s.name),
     )
 
-    failures = sorted(
-        (
-            FailureCount(str(reason or "unknown"), int(now_count or 0), int(total))
-            for reason, now_count, total in query(sql.failures_by_reason(), [adapt(week, dialect), *window])
-        ),
-        key=lambda f: (-f.this_week, -f.window, f.reason),
-    )
-    failed = [
-        FailedBot(str(bot), str(name), _when(when), str(reason or "unknown"), str(platform))
-        for bot, name, when, reason, platform in query(sql.failed_bots(), [adapt(week, dialect)])
-    ]
-    return Digest(this, weeks, totals, calendars, people, series, failures, failed)
+
+def _merge_unmatched(rows: list[TalkRow]) -> list[TalkRow]:
+    """Count a person seen without an email (no calendar event) under the email of the same name, when
+    exactly one emailed person in the results has that name; others stay under their display name."""
+    emailed: dict[str, set[str]] = {}
+    emails: dict[str, Any] = {}
+    for person, name, email, *_ in rows:
+        if email:
+            emailed.setdefault(normalise_name(name), set()).add(person)
+            emails[person] = email
+    merged: list[TalkRow] = []
+    for row in rows:
+        owners = emailed.get(normalise_name(row[1]), set()) if not row[2] else set()
+        if len(owners) == 1:
+            (owner,) = owners
+            row = (owner, row[1], emails[owner], *row[3:])
+        merged.append(row)
+    return merged
 
 
 def _when(value: Any) -> str | None:

@@ -166,7 +166,8 @@ def meeting_rows(
     metadata: dict[str, Any] = bot.metadata or {}
     written = written_at or datetime.now(timezone.utc)
     outcome, reason = outcome_of(bot)
-    started, ended = _parse(report.start), _parse(report.end)
+    departure = next((e.created_at for e in reversed(bot.events) if e.type in DEPARTURE_EVENTS), None)
+    started, ended = _parse(report.start), _parse(report.end) or departure
     if outcome == "failed" and not any(e.type == JOINED_EVENT for e in bot.events):
         started = None  # the report's start is the first event it saw, not an admission
     last = bot.last_event

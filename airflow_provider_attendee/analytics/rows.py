@@ -102,16 +102,11 @@ def match_emails(
 ) -> dict[str, str]:
     """Emails by participant key, from ``{key: display name}`` and the event's ``(name, email)`` attendees,
     by the one-to-one rule in the module's docstring."""
+    invited = [(normalise_name(name), email.strip().casefold()) for name, email in attendees if email]
     candidates: dict[str, set[str]] = {}
     for key, shown in participants.items():
         wanted = normalise_name(shown)
-        if not wanted:
-            continue
-        matches = {
-            email.strip().casefold()
-            for name, email in attendees
-            if email and (normalise_name(name) == wanted or email.strip().casefold() == wanted)
-        }
+        matches = {email for name, email in invited if wanted in (name, email)} if wanted else set()
         if matches:
             candidates[key] = matches
     claimed = Counter(email for emails in candidates.values() for email in emails)

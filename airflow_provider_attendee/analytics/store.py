@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -34,6 +34,9 @@ DELETE_CHUNK = 500
 CONFLICTS = frozenset(
     {"IntegrityError", "SerializationFailure", "DeadlockDetected", "TransactionRollbackError"}
 )
+
+
+_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in (MeetingRow, ParticipantRow)}
 
 
 class SchemaVersionError(Exception):
@@ -60,7 +63,8 @@ def adapt(value: Any, dialect: Dialect) -> Any:
 
 
 def params(row: MeetingRow | ParticipantRow, dialect: Dialect) -> tuple[Any, ...]:
-    return tuple(adapt(value, dialect) for value in astuple(row))
+    """A row's values in column order, adapted for the database (``astuple`` would deep-copy them)."""
+    return tuple(adapt(getattr(row, name), dialect) for name in _FIELDS[type(row)])
 
 
 def _is_conflict(error: BaseException) -> bool:

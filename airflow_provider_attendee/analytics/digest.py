@@ -175,12 +175,19 @@ class DigestQueries:
         )
 
     def talk_per_person(self) -> str:
+        """Per person and week: meetings, speaking, the talk of those meetings (each meeting once, even
+        when two participants share a display name), presence."""
         person = "COALESCE(p.email, p.display_name)"
-        return (
-            f"SELECT {person}, MAX(p.display_name), MAX(p.email), m.week_start, COUNT(*), "
-            "SUM(p.speaking_seconds), SUM(m.total_speaking_seconds), SUM(p.present_seconds) "
+        per_meeting = (
+            f"SELECT {person} AS person, MAX(p.display_name) AS name, MAX(p.email) AS email, "
+            "m.week_start AS week_start, SUM(p.speaking_seconds) AS spoke, "
+            "MAX(m.total_speaking_seconds) AS heard, SUM(p.present_seconds) AS seen "
             f"FROM {self.tables.participants} p JOIN {self.tables.meetings} m ON m.bot_id = p.bot_id "
-            f"WHERE m.outcome = 'completed' AND {self._window()} GROUP BY {person}, m.week_start"
+            f"WHERE m.outcome = 'completed' AND {self._window()} GROUP BY {person}, m.week_start, m.bot_id"
+        )
+        return (
+            "SELECT t.person, MAX(t.name), MAX(t.email), t.week_start, COUNT(*), SUM(t.spoke), SUM(t.heard), "
+            f"SUM(t.seen) FROM ({per_meeting}) t GROUP BY t.person, t.week_start"
         )
 
     def attendance_per_series(self) -> str:

@@ -257,7 +257,8 @@ def chart_writers(digest: Digest) -> dict[str, Callable[[str], None]] | None:
         for item in digest.series[:TOP_SERIES]:
             points = {week: attended for week, _, attended, _ in item.weeks}
             values = [points.get(w, float("nan")) for w in digest.weeks]  # NaN: no meeting that week
-            ax.plot(labels, values, marker="o", label=item.name[:40])
+            ax.plot(range(len(labels)), values, marker="o", label=item.name[:40])
+        ax.set_xticks(range(len(labels)), labels)
         ax.set_ylabel("people attending (average)")
         ax.set_title("Attendance per recurring meeting")
         ax.set_ylim(bottom=0)
@@ -266,14 +267,14 @@ def chart_writers(digest: Digest) -> dict[str, Callable[[str], None]] | None:
 
     def failures(path: str) -> None:
         reasons = list(reversed(digest.failures))
-        fig, ax = plt.subplots(figsize=(9, 1 + 0.45 * len(reasons)))
+        fig, ax = plt.subplots(figsize=(9, 1.6 + 0.45 * len(reasons)))
         names = [f.reason for f in reasons]
         ax.barh(names, [f.window for f in reasons], color="#f4b6b6", label=f"last {len(digest.weeks)} weeks")
         ax.barh(names, [f.this_week for f in reasons], color="#cf222e", label="this week")
         ax.set_xlabel("failed bots")
         ax.set_title("Failed bots by reason")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False)
         save(fig, path)
 
     available = {

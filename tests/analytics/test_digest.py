@@ -110,3 +110,20 @@ def test_which_week():
     assert digest_week("2026-11-12", monday_morning) == date(2026, 11, 9)
     with pytest.raises(ValueError, match="Invalid isoformat"):
         digest_week("last tuesday", monday_morning)
+
+
+def test_two_people_of_one_name_in_a_meeting_count_that_meeting_once(tables):
+    from airflow_provider_attendee.analytics.rows import meeting_rows
+    from tests.analytics.meetings import WEEK_2, finished_bot, report
+
+    people = [
+        ("u1", "Alex Kim", 600, 30, False),
+        ("u2", "Alex Kim", 500, 20, False),
+        ("u3", "Ravi", 400, 50, True),
+    ]
+    tables.write(*meeting_rows(finished_bot("bot_twins", WEEK_2, 10), report(WEEK_2, 10, people)))
+    digest = tables.digest(WEEK, previous_weeks=0)
+    alex = next(p for p in digest.people if p.name == "Alex Kim")
+    # no email tells them apart: one row under the name, the meeting once (50 s of its 100 s of talk)
+    assert (alex.meetings, alex.speaking_seconds, alex.present_seconds, alex.share) == (1, 50.0, 1100.0, 0.5)
+    assert digest.totals[-1].person_hours == round(1500 / 3600, 2)

@@ -90,7 +90,7 @@ def sql_hook(conn_id: str) -> DbApiHook:
 
     try:
         connection = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    except (AirflowNotFoundException, ImportError):  # ImportError: Airflow 3.1 outside a task, not found
         if conn_id == DEFAULT_TABLES_CONN_ID:
             return EmbeddedSqliteHook(embedded_database())
         raise AttendeeTablesConfigurationError(

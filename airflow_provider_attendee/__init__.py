@@ -8,5 +8,7 @@ __version__ = "0.1.0"
 DEFAULT_BOT_NAME = "Airflow Notetaker"
 #: The Airflow connection id used when none is given.
 DEFAULT_CONN_ID = "attendee_default"
+#: The SQL connection id of the meeting tables; when no such connection exists, an embedded SQLite file.
+DEFAULT_TABLES_CONN_ID = "attendee_meetings"
 
-__all__ = ["DEFAULT_BOT_NAME", "DEFAULT_CONN_ID", "__version__"]
+__all__ = ["DEFAULT_BOT_NAME", "DEFAULT_CONN_ID", "DEFAULT_TABLES_CONN_ID", "__version__"]

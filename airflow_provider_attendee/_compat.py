@@ -11,12 +11,14 @@ try:  # Airflow 3.2+: the task SDK owns the task-facing exceptions
     from airflow.sdk.exceptions import (  # type: ignore[attr-defined, unused-ignore]
         AirflowException,
         AirflowFailException,
+        AirflowNotFoundException,
         AirflowSensorTimeout,
     )
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import (  # type: ignore[no-redef, assignment, attr-defined, unused-ignore]
         AirflowException,
         AirflowFailException,
+        AirflowNotFoundException,
         AirflowSensorTimeout,
     )
 
@@ -34,6 +36,7 @@ def default_deferrable() -> bool:
 __all__ = [
     "AirflowException",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "Stats",
     "conf",

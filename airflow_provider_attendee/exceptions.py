@@ -110,6 +110,15 @@ class AttendeeCalendarSyncError(AttendeeError):
     """Some calendar events could not be reconciled; the others were."""
 
 
+class AttendeeTablesError(AttendeeError):
+    """Writing or reading the meeting tables failed in the database (retried: usually transient)."""
+
+
+class AttendeeTablesConfigurationError(AttendeeConfigurationError, AirflowFailException):
+    """The meeting tables cannot be used as configured (unknown connection, not a SQL database, tables
+    of a newer schema version): fails without retries, a retry cannot fix it."""
+
+
 def describe_error_body(body: bytes, content_type: str) -> tuple[str, dict[str, list[str]]]:
     """Turn an error body into readable text and field errors, whatever its shape (JSON or an HTML page)."""
     text = body.decode("utf-8", errors="replace").strip()

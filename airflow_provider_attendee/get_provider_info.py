@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_attendee.operators.bots",
                     "airflow_provider_attendee.operators.calendar",
+                    "airflow_provider_attendee.operators.digest",
                     "airflow_provider_attendee.operators.outputs",
                 ],
             }

@@ -6,6 +6,12 @@ those the calendar sync scheduled). The events come either pushed, from Attendee
 provider's plugin on the API server (set ``ATTENDEE_EXAMPLE_EVENTS=push`` where the DAG is parsed, and point
 Attendee's webhook at ``/attendee/webhooks``), or polled by ``AttendeeBotEventTrigger`` in the triggerer (the
 default). Bot ids come from the triggering asset events; a manual run may pass ``{"bot_ids": [...]}``.
+
+Every finished meeting, and every bot that failed (``attendee://bots/fatal_error``: never admitted, denied,
+...), is appended to the meeting tables (one row per bot, one per participant) of the SQL connection
+``attendee_meetings``; without such a connection, an embedded SQLite file ($AIRFLOW_HOME/attendee/
+meetings.db). The tables are the asset ``attendee://tables/meetings``: schedule downstream DAGs on it.
+A manual run may pass failed bots as ``{"failed_bot_ids": [...]}``.
 """
 
 from __future__ import annotations
@@ -38,11 +44,28 @@ finished_meetings = Asset(
         )
     ],
 )
+failed_bots = Asset(
+    "attendee://bots/fatal_error",
+    watchers=[]
+    if PUSHED
+    else [
+        AssetWatcher(
+            name="attendee_bot_failed",
+            trigger=AttendeeBotEventTrigger(
+                state="fatal_error",
+                poll_interval=float(os.environ.get("ATTENDEE_EXAMPLE_POLL_SECONDS", "60")),
+            ),
+        )
+    ],
+)
+# Any DbApiHook connection (postgres, mysql, snowflake, sqlite); this id falls back to an embedded SQLite file.
+MEETING_TABLES_CONN_ID = os.environ.get("ATTENDEE_EXAMPLE_TABLES_CONN_ID", "attendee_meetings")
+meeting_tables = Asset("attendee://tables/meetings")
 
 with DAG(
     dag_id="attendee_post_meeting",
     description="Transcript and report for every meeting a bot finished",
-    schedule=[finished_meetings],
+    schedule=(finished_meetings | failed_bots),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     default_args={"retries": 2, "retry_delay": timedelta(seconds=15)},
@@ -50,17 +73,28 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task
-    def finished_bot_ids(**context: Any) -> list[str]:
-        """The bots of the asset events that triggered this run (or of ``conf["bot_ids"]``)."""
-        ids: list[str] = list((context["dag_run"].conf or {}).get("bot_ids", []))
+    def triggering_bots(context: Any, failed: bool) -> list[str]:
+        """Bots of the asset events that triggered this run (or of ``conf``): ended, or failed."""
+        ids = set((context["dag_run"].conf or {}).get("failed_bot_ids" if failed else "bot_ids", []))
         for events in (context.get("triggering_asset_events") or {}).values():
             for event in events:
                 payload = (event.extra or {}).get("payload") or {}
-                if payload.get("bot_id"):
-                    ids.append(payload["bot_id"])
-        return sorted(set(ids))
+                if payload.get("bot_id") and (payload.get("state") == "fatal_error") == failed:
+                    ids.add(payload["bot_id"])
+        return sorted(ids)
 
-    bot_ids = finished_bot_ids()
-    AttendeeTranscriptOperator.partial(task_id="transcript", formats=["json", "txt"]).expand(bot_id=bot_ids)
-    AttendeeParticipantReportOperator.partial(task_id="participant_report").expand(bot_id=bot_ids)
+    @task
+    def finished_bot_ids(**context: Any) -> list[str]:
+        """The finished meetings of this run."""
+        return triggering_bots(context, failed=False)
+
+    @task
+    def failed_bot_ids(**context: Any) -> list[str]:
+        """The bots of this run that failed (never admitted, denied, ...)."""
+        return triggering_bots(context, failed=True)
+
+    ended, failed = finished_bot_ids(), failed_bot_ids()
+    AttendeeTranscriptOperator.partial(task_id="transcript", formats=["json", "txt"]).expand(bot_id=ended)
+    AttendeeParticipantReportOperator.partial(
+        task_id="participant_report", sql_conn_id=MEETING_TABLES_CONN_ID, outlets=[meeting_tables]
+    ).expand(bot_id=ended.concat(failed))

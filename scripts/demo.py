@@ -3,7 +3,8 @@
 Starts the Attendee simulator (bundled "demo" scenario, 1 simulated minute = 1 real second), sets up a
 throwaway Airflow home (SQLite) with the connection and pool, then runs ``attendee_calendar_sync``,
 ``attendee_meeting_pipeline`` and, for the meetings that ended meanwhile, ``attendee_post_meeting``
-(the bots found by the same event trigger that feeds its Asset). Prints what happened. No account, no
+(the bots found by the same event trigger that feeds its Asset, and the failed bots), which fills the
+meeting tables (embedded SQLite), then ``attendee_meeting_digest`` for the week. Prints what happened. No account, no
 network; Airflow's own logs go to .demo/airflow.log.
 """
 
@@ -188,23 +189,49 @@ def main() -> int:
 
         step("Waiting for the calendar's meetings to end (the post-meeting DAG's AssetWatcher trigger)")
         deadline = clock_started + WAIT_FOR_MEETINGS_S
+        # Not the pipeline's bot: the calendar's bot recorded that meeting too (the tables would count it twice).
         ended = asyncio.run(finished_bots({summary["bot_id"]}, deadline, sim_started))
         failed = [b for b in sim.admin.bots() if b["state"] == "fatal_error"]
         for bot in failed:
             print(
                 f"    ! {bot['bot_name']}: fatal_error ({bot['events'][-1].get('sub_type', '')}): never admitted"
             )
-        print(
-            f"    {len(ended)} meetings ended: {', '.join(bots[b['bot_id']]['bot_name'] for b in ended if b['bot_id'] in bots)}"
-        )
+        calendar_ended = [bots[b["bot_id"]]["bot_name"] for b in ended if b["bot_id"] in bots]
+        print(f"    {len(calendar_ended)} meetings ended: {', '.join(calendar_ended)}")
 
-        if ended:
-            step("attendee_post_meeting for each finished meeting")
-            post = run_dag("attendee_post_meeting", log, run_conf={"bot_ids": [b["bot_id"] for b in ended]})
+        if ended or failed:
+            step("attendee_post_meeting for each finished meeting and failed bot (into the meeting tables)")
+            post = run_dag(
+                "attendee_post_meeting",
+                log,
+                run_conf={
+                    "bot_ids": [b["bot_id"] for b in ended],
+                    "failed_bot_ids": [b["id"] for b in failed],
+                },
+            )
             for result in sorted(xcom(post, "participant_report"), key=lambda r: r["bot_id"]):
                 name = bots.get(result["bot_id"], {}).get("bot_name", result["bot_id"])
+                if result["tables"]["outcome"] == "failed":
+                    print(
+                        f"    {name.replace('Notetaker · ', '')}: failed ({result['tables']['failure_reason']})"
+                    )
+                    continue
                 print_report(name.replace("Notetaker · ", ""), result["paths"]["json"])
                 print(f"      report: {local(result['paths']['markdown'])}")
+            tables = {r["tables"]["conn_id"] for r in xcom(post, "participant_report")}
+            print(
+                f"    meeting tables: {', '.join(tables)} -> {WORK / 'airflow-home' / 'attendee' / 'meetings.db'}"
+            )
+
+        step("attendee_meeting_digest: this week's digest from the meeting tables")
+        digest = xcom(run_dag("attendee_meeting_digest", log, run_conf={"week": "current"}), "digest")[0]
+        headline = digest["headline"]
+        print(
+            f"    week of {digest['week']}: {headline['meetings']} meetings, {headline['hours']} h, "
+            f"{headline['people']} people, {headline['failed_bots']} failed bot(s), top speaker {headline['top_speaker']}"
+        )
+        print(f"      digest: {local(digest['paths']['html'])}")
+        print(f"              {local(digest['paths']['markdown'])} (+ {len(digest['paths']) - 2} charts)")
 
         counters = sim.admin.counters()
         step("Done")

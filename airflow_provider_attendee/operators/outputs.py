@@ -32,6 +32,7 @@ from airflow_provider_attendee.templating import is_templated
 # Models, renderers and the report are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
     from airflow_provider_attendee.models import Bot
+    from airflow_provider_attendee.report import MeetingReport
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ LOCAL_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecut
 
 #: What AttendeeRecordingOperator does when the bot has no recording file.
 IF_MISSING = ("fail", "skip")
+
+
+def runs_tasks_elsewhere(executor: Any) -> bool:
+    """Whether an executor setting (``a,b`` for several) runs tasks on other machines than this one."""
+    return not all(name.strip().rsplit(".", 1)[-1] in LOCAL_EXECUTORS for name in str(executor).split(","))
 
 
 def meeting_window_ms(bot: Bot) -> tuple[int | None, int | None]:
@@ -73,7 +79,7 @@ class _OutputOperator(AttendeeBaseOperator):
         ti = context["ti"]
         local = default_destination(ti.dag_id, ti.run_id, self.bot_id)
         executor = self.executor or conf.get("core", "executor", fallback="LocalExecutor")
-        if not all(name.strip().rsplit(".", 1)[-1] in LOCAL_EXECUTORS for name in str(executor).split(",")):
+        if runs_tasks_elsewhere(executor):
             self.log.warning(
                 "No destination given: writing to %s on this worker's own disk. With %s, tasks run on other "
                 "machines and cannot read it: set destination= to shared storage (s3://conn@bucket/prefix, "
@@ -256,10 +262,20 @@ class AttendeeParticipantReportOperator(_OutputOperator):
     Written as ``report.json``, ``participants.csv``, ``report.md`` and, when matplotlib is
     installed (``airflow-provider-attendee[report]``), ``report.png``.
 
-    :return: ``{"bot_id", "paths", "headline"}`` with the headline numbers.
+    With ``sql_conn_id``, the same figures also go into the meeting tables of that SQL database (one row
+    for the bot, one per participant; a failed bot with its reason), replacing this bot's earlier rows in
+    one transaction; the tables are created when missing (see ``airflow_provider_attendee.meeting_tables``).
+
+    :param sql_conn_id: an Airflow connection of a SQL database (DbApiHook: postgres, sqlite, mysql,
+        snowflake), or ``attendee_meetings`` for the embedded SQLite file when no such connection exists
+        (templated).
+    :param sql_tables: table names, e.g. ``{"meetings": "analytics.meetings", "participants":
+        "analytics.meeting_participants"}``.
+    :return: ``{"bot_id", "paths", "headline"}`` with the headline numbers, and ``"tables"`` (what was
+        written) with ``sql_conn_id``.
     """
 
-    template_fields: Sequence[str] = ("bot_id", "destination", "title", "attendee_conn_id")
+    template_fields: Sequence[str] = ("bot_id", "destination", "title", "attendee_conn_id", "sql_conn_id")
 
     def __init__(
         self,
@@ -268,11 +284,15 @@ class AttendeeParticipantReportOperator(_OutputOperator):
         destination: Any = None,
         title: str | None = None,
         chart: bool = True,
+        sql_conn_id: str | None = None,
+        sql_tables: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(bot_id=bot_id, destination=destination, **kwargs)
         self.title = title
         self.chart = chart
+        self.sql_conn_id = sql_conn_id
+        self.sql_tables = sql_tables
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_attendee import report_render
@@ -308,4 +328,49 @@ class AttendeeParticipantReportOperator(_OutputOperator):
         self.log.info("Report for bot %s: %s", bot.id, headline)
         for note in report.notes:
             self.log.info("Report for bot %s: %s", bot.id, note)
-        return {"bot_id": bot.id, "paths": paths, "headline": headline}
+        result: dict[str, Any] = {"bot_id": bot.id, "paths": paths, "headline": headline}
+        if self.sql_conn_id:
+            result["tables"] = self.append_to_tables(context, bot, report)
+        return result
+
+    def append_to_tables(self, context: Context, bot: Bot, report: MeetingReport) -> dict[str, Any]:
+        """The report's figures into the meeting tables; the task's outlets get the bot in their event."""
+        from airflow_provider_attendee.analytics.rows import meeting_rows
+        from airflow_provider_attendee.meeting_tables import (
+            EmbeddedSqliteHook,
+            MeetingTables,
+            calendar_context,
+        )
+
+        tables = MeetingTables(self.sql_conn_id or "", self.sql_tables)
+        executor = self.executor or conf.get("core", "executor", fallback="LocalExecutor")
+        if isinstance(tables.hook, EmbeddedSqliteHook) and runs_tasks_elsewhere(executor):
+            self.log.warning(
+                "Connection %r is not defined: writing to the embedded SQLite file %s on this worker's own disk. "
+                "With %s, define the connection to a shared database (postgresql://...).",
+                tables.conn_id,
+                tables.hook.path,
+                executor,
+            )
+        event, calendar = calendar_context(self.hook, bot)
+        meeting, people = meeting_rows(bot, report, event=event, calendar=calendar)
+        written = tables.write(meeting, people)
+        self.log.info(
+            "Wrote bot %s (%s%s) and %d participants into %s",
+            bot.id,
+            meeting.outcome,
+            f": {meeting.failure_reason}" if meeting.failure_reason else "",
+            written.participants,
+            tables.describe(),
+        )
+        for outlet in self.outlets:
+            if getattr(outlet, "uri", None):  # an asset: tell downstream DAGs which meeting landed
+                context["outlet_events"][outlet].extra.update({"bot_id": bot.id, "outcome": meeting.outcome})
+        return {
+            "conn_id": tables.conn_id,
+            "meetings_table": tables.tables.meetings,
+            "participants_table": tables.tables.participants,
+            "outcome": meeting.outcome,
+            "failure_reason": meeting.failure_reason,
+            "participants": written.participants,
+        }

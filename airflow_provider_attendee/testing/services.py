@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_attendee.testing.real_airflow import free_port
 
@@ -81,6 +82,21 @@ def _server(
         _stop(process, stop_signal)
 
 
+def _connect_when_ready(port: int, timeout: float = 60) -> Any:
+    """A connection to the new server: it listens a moment before it accepts ("the database system is
+    starting up")."""
+    import psycopg2
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        except psycopg2.OperationalError as err:
+            if "starting up" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def postgres(database: str = "airflow") -> Iterator[str]:
     """A PostgreSQL server with an empty ``database``; yields its SQLAlchemy URL (psycopg2, trust auth)."""
@@ -127,9 +143,7 @@ def postgres(database: str = "airflow") -> Iterator[str]:
         ]
         # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to disconnect).
         with _server(command, port, "postgres", root / "postgres.log", signal.SIGINT):
-            import psycopg2
-
-            connection = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+            connection = _connect_when_ready(port)
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE DATABASE "{database}"')

@@ -99,6 +99,7 @@ def test_dagbag_has_no_import_errors():
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {
         "attendee_calendar_sync",
+        "attendee_meeting_digest",
         "attendee_meeting_pipeline",
         "attendee_post_meeting",
     }
@@ -212,3 +213,70 @@ def test_post_meeting_dag(attendee_simulator, airflow_db):
         if ti.task_id == "participant_report"
     ]
     assert sorted(o["headline"]["participants"] for o in outputs) == [3, 5]
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
+def test_post_meeting_dag_fills_the_tables_and_the_digest_reads_them(attendee_simulator, airflow_db):
+    """Finished meetings and a failed bot land in the embedded SQLite tables (the default, no connection),
+    announced on the tables' asset; the digest DAG then reports them."""
+    import sqlite3
+
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    from airflow_provider_attendee.meeting_tables import embedded_database
+
+    hook = AttendeeHook()
+    ended = [
+        hook.create_bot(url, bot_name="Notes").id
+        for url in (PRODUCT_SYNC, "https://zoom.us/j/81234567890?pwd=acme2026")
+    ]
+    failed = hook.create_bot("https://zoom.us/j/99988877766", bot_name="Notes").id  # never admitted
+    attendee_simulator.admin.advance(900)
+    assert hook.get_bot(failed).state == "fatal_error"
+    run = load("attendee_post_meeting").test(run_conf={"bot_ids": ended, "failed_bot_ids": [failed]})
+    states = task_states(run)
+    assert set(states.values()) == {"success"}, states
+    assert {k for k in states if k.startswith("transcript[")} == {"transcript[0]", "transcript[1]"}
+
+    with sqlite3.connect(embedded_database()) as db:
+        meetings = db.execute(
+            "SELECT bot_id, outcome, failure_reason, participants, week_start FROM attendee_meetings "
+            f"WHERE bot_id IN ({', '.join('?' * 3)}) ORDER BY participants",
+            [*ended, failed],
+        ).fetchall()
+        people = db.execute(
+            "SELECT bot_id, display_name, speaking_seconds FROM attendee_participants WHERE bot_id = ?",
+            [ended[0]],
+        ).fetchall()
+    assert [(m[0], m[1], m[2], m[3]) for m in meetings] == [
+        (failed, "failed", "waiting_room_timeout_exceeded", 0),
+        (ended[1], "completed", None, 3),
+        (ended[0], "completed", None, 5),
+    ]
+    assert {
+        name: spoke for _, name, spoke in people
+    } == TALK_TIME  # the report's figures, as the report has them
+    with create_session() as session:
+        extras = [
+            event.extra
+            for event, asset in session.query(AssetEvent, AssetModel).join(
+                AssetModel, AssetEvent.asset_id == AssetModel.id
+            )
+            if event.source_run_id == run.run_id and asset.uri == "attendee://tables/meetings"
+        ]
+    assert sorted(e["bot_id"] for e in extras) == sorted([*ended, failed])
+
+    week = meetings[-1][4]
+    digest = load("attendee_meeting_digest").test(run_conf={"week": week})
+    (ti,) = digest.get_task_instances()
+    assert str(ti.state) == "success"
+    result = ti.xcom_pull(task_ids="digest")
+    assert (
+        result["week"] == week
+        and result["headline"]["meetings"] >= 2
+        and result["headline"]["failed_bots"] >= 1
+    )
+    page = local(result["paths"]["html"]).read_text()
+    assert "Maya Chen" in page and "waiting_room_timeout_exceeded" in page
+    assert {"hours", "talk_share", "attendance", "failures", "markdown", "html"} <= set(result["paths"])

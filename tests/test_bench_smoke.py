@@ -58,8 +58,9 @@ def test_event_poller_benchmark_smoke():
 def test_rate_limit_benchmark_smoke():
     from bench import rate_limit
 
-    result = rate_limit.run(events=300, window=1.0, limit=100)  # the throttle binds: 3 windows at least
-    assert result["created"] == 300 and result["failed"] == 0 and result["created_twice"] == 0
+    # The throttle binds however busy the machine: 10 POSTs in 2 s (100 in 1 s did not always happen).
+    result = rate_limit.run(events=30, window=2.0, limit=10)
+    assert result["created"] == 30 and result["failed"] == 0 and result["created_twice"] == 0
     # Never faster than the throttle allows (a bound a busy machine cannot break); how close is a timing.
     assert result["throttled_429"] > 0 and result["ratio_to_window_minimum"] >= 1.0
 

@@ -22,6 +22,7 @@ from airflow_provider_attendee.operators.outputs import (
 )
 from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
 
+# --8<-- [start:watcher]
 # Pushed events need no watcher; polling needs one (never both: each would emit every meeting).
 PUSHED = os.environ.get("ATTENDEE_EXAMPLE_EVENTS", "poll") == "push"
 finished_meetings = Asset(
@@ -39,6 +40,7 @@ finished_meetings = Asset(
         )
     ],
 )
+# --8<-- [end:watcher]
 
 with DAG(
     dag_id="attendee_post_meeting",
@@ -63,5 +65,7 @@ with DAG(
         return sorted(set(ids))
 
     bot_ids = finished_bot_ids()
+    # --8<-- [start:outputs]
     AttendeeTranscriptOperator.partial(task_id="transcript", formats=["json", "txt"]).expand(bot_id=bot_ids)
     AttendeeParticipantReportOperator.partial(task_id="participant_report").expand(bot_id=bot_ids)
+    # --8<-- [end:outputs]

@@ -153,3 +153,28 @@ def test_operator_options(attendee_simulator):
     assert skipped["1:1 Maya / Tom"] == "event_filter returned False"
     assert skipped["Dentist (personal)"] == "name matches skip_name_regex"
     assert summary["counts"]["created"] == len(attendee_simulator.admin.bots()) > 0
+
+
+@pytest.mark.attendee_simulator(scenario="demo")
+def test_transcript_ready_sensor(attendee_simulator):
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
+    bot_id = AttendeeHook().create_bot("https://meet.google.com/abc-defg-hij", bot_name="Notes").id
+    # --8<-- [start:transcript-ready]
+    from airflow_provider_attendee.sensors.attendee import AttendeeTranscriptReadySensor
+
+    ready = AttendeeTranscriptReadySensor(
+        task_id="wait_transcript",
+        bot_id=bot_id,  # e.g. "{{ ti.xcom_pull(task_ids='create_bot') }}"
+        require_recording=True,  # and the recording
+        deferrable=True,
+        timeout=3600,
+    )
+    # --8<-- [end:transcript-ready]
+    ready.deferrable = False  # poked here, outside a triggerer
+    assert ready.poke({}).is_done is False  # the meeting has not even started
+    attendee_simulator.admin.advance(800)  # the demo's product sync ends 720 s after the bot is admitted
+    result = ready.poke({})
+    assert result.is_done and result.xcom_value["bot_id"] == bot_id
+    assert result.xcom_value["transcription_state"] == "complete"
+    assert result.xcom_value["recording_state"] == "complete"

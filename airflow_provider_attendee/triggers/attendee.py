@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
+from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee.exceptions import (
     AttendeeConnectionError,
     AttendeeError,
@@ -29,7 +30,6 @@ from airflow_provider_attendee.exceptions import (
     AttendeeServerError,
     AttendeeUnexpectedResponseError,
 )
-from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee.states import LIVE, TERMINAL, parse_state
 from airflow_provider_attendee.verdicts import (
     bot_summary,

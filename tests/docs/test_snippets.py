@@ -81,7 +81,6 @@ def test_operator_options(attendee_simulator):
     from airflow.sdk import DAG
 
     with DAG("docs_operator_options", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
-        # --8<-- [start:operator-options]
         from datetime import timedelta
 
         from airflow_provider_attendee.operators.bots import (
@@ -95,6 +94,7 @@ def test_operator_options(attendee_simulator):
             AttendeeTranscriptOperator,
         )
 
+        # --8<-- [start:create-options]
         # Create a bot and wait (in the triggerer) until it records. Returns the bot id.
         create = AttendeeCreateBotOperator(
             task_id="create_bot",
@@ -103,6 +103,8 @@ def test_operator_options(attendee_simulator):
             wait_for_states=["joined_recording"],
             deferrable=True,
         )
+        # --8<-- [end:create-options]
+        # --8<-- [start:calendar-options]
         # Calendar -> bots, with every selection rule.
         sync = AttendeeScheduleCalendarBotsOperator(
             task_id="schedule_bots",
@@ -116,6 +118,8 @@ def test_operator_options(attendee_simulator):
             metadata={"event_id": "{event_id}"},
             max_concurrency=8,
         )
+        # --8<-- [end:calendar-options]
+        # --8<-- [start:leave-options]
         # Leave; a bot that has not joined yet is unscheduled instead; wait until it ended.
         leave = AttendeeLeaveBotOperator(
             task_id="leave",
@@ -124,6 +128,8 @@ def test_operator_options(attendee_simulator):
             wait_for_end=True,
             deferrable=True,
         )
+        # --8<-- [end:leave-options]
+        # --8<-- [start:output-options]
         # Results to shared storage (a path or URL; default $AIRFLOW_HOME/attendee/<dag>/<run>/<bot>/).
         transcript = AttendeeTranscriptOperator(
             task_id="transcript",
@@ -133,7 +139,7 @@ def test_operator_options(attendee_simulator):
         )
         recording = AttendeeRecordingOperator(task_id="recording", bot_id=create.output)  # streamed
         report = AttendeeParticipantReportOperator(task_id="report", bot_id=create.output)
-        # --8<-- [end:operator-options]
+        # --8<-- [end:output-options]
     dag.validate()
     assert {t.task_id for t in dag.tasks} == {
         "create_bot",

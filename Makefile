@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 VENV_LOWEST ?= .venv-lowest
+# The docs and release tools (MkDocs, build, twine), pinned in ci/requirements-tools.txt; no Airflow.
+VENV_TOOLS ?= .venv-tools
 # Latest Airflow 3.3.x, and the lowest Airflow the package declares (pinned with a constraints file,
 # because Airflow 3.1.0 predates some of today's transitive releases).
 AIRFLOW_LATEST ?= apache-airflow~=3.3.0
@@ -12,15 +14,16 @@ LOWEST_CONSTRAINTS ?= ci/constraints-airflow-3.1.0.txt
 SCALE_CONSTRAINTS ?= ci/constraints-scale.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test services test-latest test-lowest lint bench clean check-fixtures sync-fixtures
+.PHONY: demo test services test-latest test-lowest lint docs release-check bench clean check-fixtures sync-fixtures
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python scripts/demo.py
 
 # The two Airflow versions run side by side (-j2; -O keeps each one's output together): most of a suite's
-# time is spent waiting on Airflow processes and servers, so the whole run fits CI's time on 2 cores.
-test: lint services
-	$(MAKE) -j2 -O test-latest test-lowest
+# time is spent waiting on Airflow processes and servers, so the whole run fits CI's time on 2 cores. The
+# release check takes the first free slot (it mostly waits on pip and Airflow's CLI).
+test: lint docs services
+	$(MAKE) -j2 -O test-latest test-lowest release-check
 
 # PostgreSQL and Redis (Debian packages) for the Celery deployment test; installed when running as root.
 services:
@@ -30,6 +33,16 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The docs site (site/): a strict build (any warning fails), then every internal link and anchor of the HTML.
+docs: $(VENV_TOOLS)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV_TOOLS)/bin/mkdocs build --strict --quiet
+	$(VENV_TOOLS)/bin/python scripts/check_links.py site
+
+# The sdist and the wheel (.release/dist/), checked, and the wheel installed into a fresh virtualenv with
+# Airflow at the test environment's versions: airflow providers list/hooks, plugins, the example DAGs.
+release-check: $(VENV_TOOLS)/.installed $(VENV)/.installed
+	$(VENV_TOOLS)/bin/python scripts/check_release.py --constraints-from $(VENV)/bin/python
 
 # Each suite has its own temporary folder and no cache, so that the two can run at once.
 test-latest: $(VENV)/.installed
@@ -62,6 +75,12 @@ $(VENV)/.installed: pyproject.toml $(SCALE_CONSTRAINTS)
 	$(VENV)/bin/python -m pip install --quiet -c $(SCALE_CONSTRAINTS) -e ".[test,lint,report,scale]" "$(AIRFLOW_LATEST)"
 	touch $@
 
+$(VENV_TOOLS)/.installed: ci/requirements-tools.txt
+	$(PYTHON) -m venv $(VENV_TOOLS)
+	$(VENV_TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_TOOLS)/bin/python -m pip install --quiet -r ci/requirements-tools.txt
+	touch $@
+
 $(VENV_LOWEST)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV_LOWEST)
 	$(VENV_LOWEST)/bin/python -m pip install --quiet --upgrade pip
@@ -69,4 +88,4 @@ $(VENV_LOWEST)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_LOWEST) .demo .pytest_cache .pytest-tmp .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_LOWEST) $(VENV_TOOLS) .demo .release site .pytest_cache .pytest-tmp .mypy_cache .ruff_cache

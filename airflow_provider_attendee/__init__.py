@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 #: The bot name used when none is given (the API requires one).
 DEFAULT_BOT_NAME = "Airflow Notetaker"

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_attendee.arguments import check_selection
 from airflow_provider_attendee.exceptions import (
-    AttendeeConfigurationError,
     AttendeeDeduplicationKeyInUseError,
     AttendeeError,
     AttendeeInvalidRequestError,
@@ -44,15 +44,7 @@ class Selection:
     event_filter: EventFilter | None = None
 
     def __post_init__(self) -> None:
-        if self.skip_name_regex:
-            try:
-                re.compile(self.skip_name_regex)
-            except re.error as err:
-                raise AttendeeConfigurationError(
-                    f"skip_name_regex {self.skip_name_regex!r} is not a valid regular expression: {err}"
-                ) from None
-        if self.min_attendees < 0:
-            raise AttendeeConfigurationError(f"min_attendees must be >= 0, got {self.min_attendees}.")
+        check_selection(self.skip_name_regex, self.min_attendees)
 
     def reason_to_skip(self, event: CalendarEvent) -> str | None:
         """Why the event gets no bot, or None when it passes the selection."""

@@ -7,23 +7,17 @@ a margin, and serialises to a small dict so a trigger can carry it across restar
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from airflow_provider_attendee.exceptions import AttendeeConfigurationError
+# The argument checks live in a light module (sensors run them while a DAG file is parsed).
+from airflow_provider_attendee.arguments import COMPARISONS as COMPARISONS
+from airflow_provider_attendee.arguments import compile_name_pattern
+from airflow_provider_attendee.arguments import validate_threshold as validate_threshold
 from airflow_provider_attendee.names import display_name
 
-COMPARISONS: dict[str, Callable[[int, int], bool]] = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-    "==": operator.eq,
-}
 #: How far before the newest event seen the next incremental read starts (clock skew, late storage).
 DEFAULT_MARGIN = timedelta(minutes=2)
 
@@ -35,31 +29,6 @@ class ParticipantEventLike(Protocol):
     participant_is_host: bool
     event_type: str
     timestamp_ms: int
-
-
-def validate_threshold(threshold: Any, comparison: str) -> tuple[int, str]:
-    """Check a participant-count condition given by a user; returns it normalised."""
-    if comparison not in COMPARISONS:
-        raise AttendeeConfigurationError(
-            f"comparison={comparison!r} is not supported; use one of {', '.join(COMPARISONS)}."
-        )
-    text = str(threshold).strip()
-    if isinstance(threshold, bool) or not text.isdigit():
-        raise AttendeeConfigurationError(
-            f"threshold must be a whole number of participants >= 0, got {threshold!r}."
-        )
-    return int(text), comparison
-
-
-def compile_name_pattern(pattern: str | None) -> re.Pattern[str] | None:
-    if not pattern:
-        return None
-    try:
-        return re.compile(pattern, re.IGNORECASE)
-    except re.error as err:
-        raise AttendeeConfigurationError(
-            f"name_pattern {pattern!r} is not a valid regular expression: {err}"
-        ) from None
 
 
 @dataclass

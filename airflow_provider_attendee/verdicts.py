@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_attendee.presence import COMPARISONS
+from airflow_provider_attendee.arguments import COMPARISONS
 from airflow_provider_attendee.states import LEAVING, NOT_ADMITTED, PRE_JOIN, TERMINAL
 
 if TYPE_CHECKING:

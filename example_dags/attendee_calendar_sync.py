@@ -29,6 +29,7 @@ with DAG(
     tags=["attendee", "example"],
     doc_md=__doc__,
 ) as dag:
+    # --8<-- [start:schedule_bots]
     AttendeeScheduleCalendarBotsOperator(
         task_id="schedule_bots",
         lookahead=timedelta(hours=24),
@@ -38,3 +39,4 @@ with DAG(
         bot_name="Notetaker · {event_name}",
         metadata={"event_id": "{event_id}", "event_name": "{event_name}", "source": "attendee_calendar_sync"},
     )
+    # --8<-- [end:schedule_bots]

@@ -55,12 +55,15 @@ with DAG(
     tags=["attendee", "example"],
     doc_md=__doc__,
 ) as dag:
+    # --8<-- [start:create_bot]
     create_bot = AttendeeCreateBotOperator(
         task_id="create_bot",
         meeting_url="{{ params.meeting_url }}",
         bot_name="{{ params.bot_name }}",
         metadata={"dag_id": "{{ dag.dag_id }}", "run_id": "{{ run_id }}"},
     )
+    # --8<-- [end:create_bot]
+    # --8<-- [start:wait_recording]
     wait_recording = AttendeeBotStateSensor(
         task_id="wait_recording",
         bot_id=BOT_ID,
@@ -69,6 +72,8 @@ with DAG(
         poke_interval=POLL,
         timeout=3600,
     )
+    # --8<-- [end:wait_recording]
+    # --8<-- [start:participant_count]
     wait_quorum = AttendeeParticipantCountSensor(
         task_id="wait_quorum",
         bot_id=BOT_ID,
@@ -88,7 +93,11 @@ with DAG(
         timeout=90 * 60,  # the meeting's maximum duration: after 90 minutes the bot leaves anyway
         soft_fail=True,  # a timeout skips this wait instead of failing: the leave still runs
     )
+    # --8<-- [end:participant_count]
+    # --8<-- [start:leave]
     leave = AttendeeLeaveBotOperator(task_id="leave", bot_id=BOT_ID, trigger_rule="none_failed")
+    # --8<-- [end:leave]
+    # --8<-- [start:wait_ended]
     wait_ended = AttendeeBotStateSensor(
         task_id="wait_ended",
         bot_id=BOT_ID,
@@ -97,12 +106,19 @@ with DAG(
         poke_interval=POLL,
         timeout=3600,
     )
+    # --8<-- [end:wait_ended]
+    # --8<-- [start:transcript]
     transcript = AttendeeTranscriptOperator(
         task_id="transcript", bot_id=BOT_ID, formats=["json", "txt", "vtt"]
     )
+    # --8<-- [end:transcript]
+    # --8<-- [start:recording]
     # A bot without a recording file is an outcome, not a failure: the summary says so.
     recording = AttendeeRecordingOperator(task_id="recording", bot_id=BOT_ID, if_missing="skip")
+    # --8<-- [end:recording]
+    # --8<-- [start:report]
     report = AttendeeParticipantReportOperator(task_id="participant_report", bot_id=BOT_ID)
+    # --8<-- [end:report]
 
     @task(task_id="publish_summary")
     def publish_summary(

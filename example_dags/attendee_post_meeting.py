@@ -28,6 +28,7 @@ from airflow_provider_attendee.operators.outputs import (
 )
 from airflow_provider_attendee.triggers.attendee import AttendeeBotEventTrigger
 
+# --8<-- [start:watcher]
 # Pushed events need no watcher; polling needs one (never both: each would emit every meeting).
 PUSHED = os.environ.get("ATTENDEE_EXAMPLE_EVENTS", "poll") == "push"
 finished_meetings = Asset(
@@ -61,6 +62,7 @@ failed_bots = Asset(
 # Any DbApiHook connection (postgres, mysql, snowflake, sqlite); this id falls back to an embedded SQLite file.
 MEETING_TABLES_CONN_ID = os.environ.get("ATTENDEE_EXAMPLE_TABLES_CONN_ID", "attendee_meetings")
 meeting_tables = Asset("attendee://tables/meetings")
+# --8<-- [end:watcher]
 
 with DAG(
     dag_id="attendee_post_meeting",
@@ -94,7 +96,9 @@ with DAG(
         return triggering_bots(context, failed=True)
 
     ended, failed = finished_bot_ids(), failed_bot_ids()
+    # --8<-- [start:outputs]
     AttendeeTranscriptOperator.partial(task_id="transcript", formats=["json", "txt"]).expand(bot_id=ended)
     AttendeeParticipantReportOperator.partial(
         task_id="participant_report", sql_conn_id=MEETING_TABLES_CONN_ID, outlets=[meeting_tables]
     ).expand(bot_id=ended.concat(failed))
+    # --8<-- [end:outputs]

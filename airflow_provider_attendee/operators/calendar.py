@@ -10,19 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID
-from airflow_provider_attendee.calendar_sync import (
-    EventFilter,
-    RejectionMemory,
-    Selection,
-    execute_plan,
-    plan,
-    summarise,
-)
+from airflow_provider_attendee.arguments import check_selection
 from airflow_provider_attendee.exceptions import AttendeeCalendarSyncError, AttendeeConfigurationError
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
 
-# The hook and models are imported where used: DAG files parse without loading them.
+# The hook, models and the reconciliation are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
+    from airflow_provider_attendee.calendar_sync import EventFilter, Selection
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
     from airflow_provider_attendee.models import CalendarEvent
 
@@ -167,12 +161,11 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
             raise AttendeeConfigurationError(f'on_rejected must be "warn" or "fail", got {on_rejected!r}.')
         self.on_rejected = on_rejected
         self.retry_rejected_after = retry_rejected_after
-        self.selection = Selection(
-            skip_name_regex=skip_name_regex,
-            min_attendees=min_attendees,
-            attendee_domains=tuple(attendee_domains),
-            event_filter=event_filter,
-        )
+        check_selection(skip_name_regex, min_attendees)
+        self.skip_name_regex = skip_name_regex
+        self.min_attendees = min_attendees
+        self.attendee_domains = tuple(attendee_domains)
+        self.event_filter = event_filter
         self.bot_name = bot_name
         self.metadata = metadata
         self.bot_settings = bot_settings
@@ -181,6 +174,18 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         if max_concurrency < 1:
             raise AttendeeConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}.")
         self.max_concurrency = max_concurrency
+
+    @property
+    def selection(self) -> Selection:
+        """Which calendar events get a bot."""
+        from airflow_provider_attendee.calendar_sync import Selection
+
+        return Selection(
+            skip_name_regex=self.skip_name_regex,
+            min_attendees=self.min_attendees,
+            attendee_domains=self.attendee_domains,
+            event_filter=self.event_filter,
+        )
 
     def window(self, context: Context, now: datetime) -> tuple[datetime, datetime]:
         if self.use_data_interval and context.get("data_interval_start") is not None:
@@ -257,6 +262,7 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_attendee._http import format_datetime
+        from airflow_provider_attendee.calendar_sync import RejectionMemory, plan, summarise
 
         hook = self.hook
         settings = hook.settings  # resolved synchronously here; the async calls below reuse it
@@ -340,6 +346,7 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
 
     async def _run(self, hook: AttendeeHook, actions: Any, limit: int) -> Any:
         from airflow_provider_attendee.bot_settings import with_report_settings
+        from airflow_provider_attendee.calendar_sync import execute_plan
 
         try:
             return await execute_plan(

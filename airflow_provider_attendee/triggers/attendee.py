@@ -17,11 +17,11 @@ import json
 import random
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
-from airflow_provider_attendee.bot_watch import WatchState, look
+from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee.exceptions import (
     AttendeeConnectionError,
     AttendeeError,
@@ -29,10 +29,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeServerError,
     AttendeeUnexpectedResponseError,
 )
-from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import Bot, BotState
-from airflow_provider_attendee.presence import PresenceTracker
-from airflow_provider_attendee.states import TERMINAL
+from airflow_provider_attendee.states import TERMINAL, parse_state
 from airflow_provider_attendee.verdicts import (
     bot_summary,
     count_verdict,
@@ -42,6 +39,13 @@ from airflow_provider_attendee.verdicts import (
     waiting_for_state,
     waiting_for_transcript,
 )
+
+# The hook and its pydantic models are imported when a trigger runs (in the triggerer), not when a DAG
+# file that creates one (an AssetWatcher's trigger) is parsed.
+if TYPE_CHECKING:
+    from airflow_provider_attendee.bot_watch import WatchState
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee.models import Bot
 
 TRANSIENT_ERRORS = (
     AttendeeConnectionError,
@@ -76,6 +80,8 @@ async def back_off(log: Any, errors: int, limit: int, interval: float, error: Ba
 
 def single_attempt_hook(conn_id: str) -> AttendeeHook:
     """A hook that does not retry: inside a trigger, the poll loop is the only retry layer."""
+    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+
     return AttendeeHook(conn_id, max_retries=0)
 
 
@@ -85,7 +91,7 @@ class AttendeePollingTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        attendee_conn_id: str = AttendeeHook.default_conn_name,
+        attendee_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
     ) -> None:
@@ -223,6 +229,8 @@ class AttendeeParticipantCountTrigger(AttendeePollingTrigger):
         presence: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_attendee.presence import PresenceTracker
+
         super().__init__(**kwargs)
         self.bot_id = bot_id
         self.threshold = int(threshold)
@@ -292,12 +300,12 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         metadata: dict[str, str] | None = None,
         meeting_url: str | None = None,
         not_before: str | None = None,
-        attendee_conn_id: str = AttendeeHook.default_conn_name,
+        attendee_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 60.0,
         max_transient_errors: int = DEFAULT_MAX_TRANSIENT_ERRORS,
     ) -> None:
         super().__init__()
-        self.state = BotState.parse(state).value
+        self.state = parse_state(state)
         self.metadata = dict(metadata or {})
         self.meeting_url = meeting_url
         self.not_before = not_before
@@ -336,6 +344,8 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         except Exception as err:  # the store is best effort; memory still works while this process runs
             self.log.warning("Could not read the asset state store: %s", err)
             return
+        from airflow_provider_attendee.bot_watch import WatchState
+
         self._watching = WatchState.from_json(stored)
 
     async def _save_watching(self) -> None:
@@ -363,6 +373,8 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
 
     async def poll(self, hook: AttendeeHook) -> tuple[list[Bot], WatchState]:
         """One look: the bots to emit now, and the state for the next look."""
+        from airflow_provider_attendee.bot_watch import WatchState, look
+
         first = self._watching is None
         if self.state in TERMINAL:
             found, watching = await look(

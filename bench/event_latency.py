@@ -154,7 +154,7 @@ def _run(
             "ATTENDEE_BENCH_EVENTS": "poll" if mode == "poll" else "push",
             "AIRFLOW__ATTENDEE__CATCH_UP_INTERVAL": str(catch_up_interval),
             "ATTENDEE_BENCH_POLL_SECONDS": str(poll_interval),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("ATTENDEE_BENCH_LOG_LEVEL", "WARNING"),
         }
         with RealAirflow(home, DAGS, **env) as airflow:
             airflow.wait_for_dag(DAG_ID)

@@ -19,8 +19,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "event_sweeper": (
         "True",
         "Run the background work in each API server: get attendee:// asset events that Airflow left "
-        "behind consumed, catch up meetings that webhooks missed, prune old deliveries. It checks once a "
-        "minute whether any DAG is scheduled on an attendee:// asset, and does nothing else while none is.",
+        "behind consumed, catch up meetings that webhooks missed, prune old deliveries. It checks every 10 s "
+        "whether any DAG is scheduled on an attendee:// asset, and does nothing else while none is.",
     ),
     "catch_up_interval": (
         "30",

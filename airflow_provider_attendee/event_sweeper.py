@@ -2,7 +2,8 @@
 process: every second, get asset events that Airflow left behind consumed (``_asset_events.reconcile``);
 every ``catch_up_interval``, catch up meetings that webhooks missed (``catch_up``); every hour, prune
 deliveries past the retention. While no unpaused DAG is scheduled on an ``attendee://`` asset it only
-checks that, once a minute. Switched off with ``[attendee] event_sweeper = False``."""
+checks that, every 10 s (or at once when a delivery creates an asset event: ``wake``). Switched off with
+``[attendee] event_sweeper = False``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from airflow_provider_attendee.event_settings import EventSettings, read_setting
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 1.0
-IDLE_CHECK_SECONDS = 60.0
+IDLE_CHECK_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
 
 
@@ -86,6 +87,7 @@ class EventSweeper:
 
 
 _thread: threading.Thread | None = None
+_sweeper: EventSweeper | None = None
 _started = threading.Lock()
 _stop = threading.Event()  # waited on between passes (set only by tests)
 
@@ -100,14 +102,22 @@ def _loop(sweeper: EventSweeper) -> None:
 
 def start() -> bool:
     """Start this process's sweeper once (unless switched off); whether it runs."""
-    global _thread
+    global _thread, _sweeper
     settings = read_settings()
     if not settings.event_sweeper:
         return False
     with _started:
         if _thread is None:
+            _sweeper = EventSweeper(settings)
             _thread = threading.Thread(
-                target=_loop, args=(EventSweeper(settings),), name="attendee-event-sweeper", daemon=True
+                target=_loop, args=(_sweeper,), name="attendee-event-sweeper", daemon=True
             )
             _thread.start()
     return True
+
+
+def wake() -> None:
+    """A delivery created an asset event: a DAG is listening, so end an idle wait now (a DAG deployed a
+    moment ago must not wait for the next idle check to be reconciled and caught up)."""
+    if _sweeper is not None:
+        _sweeper.idle_until = 0.0

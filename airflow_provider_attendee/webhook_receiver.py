@@ -241,6 +241,8 @@ def create_app() -> Any:
                 400, f"replayed delivery: idempotency_key {key} was received before", conn_id, envelope
             )
         event_sweeper.start()
+        if recorded.asset_uris:
+            event_sweeper.wake()
         if recorded.already_from:
             log.info(
                 "Attendee webhook %s: bot %s reached %s, which the %s had emitted already: no second event",

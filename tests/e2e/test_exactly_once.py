@@ -354,7 +354,12 @@ def test_the_sweeper_does_nothing_while_no_dag_is_scheduled_on_an_attendee_asset
     idle = EventSweeper(read_settings())
     for _ in range(5):
         idle.run_once()
-    assert idle.passes == 0 and calls == []  # one cheap check, then nothing for a minute
+    assert idle.passes == 0 and calls == []  # one cheap check, then nothing until the next one
+    from airflow_provider_attendee import event_sweeper
+
+    monkeypatch.setattr(event_sweeper, "_sweeper", idle)
+    event_sweeper.wake()  # a delivery created an asset event: the idle wait ends at once
+    assert idle.idle_until == 0.0
     with create_session() as session:
         session.execute(update(DagModel).where(DagModel.dag_id == DAG_ID).values(is_paused=False))
     busy = EventSweeper(read_settings())

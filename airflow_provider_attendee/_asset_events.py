@@ -451,9 +451,12 @@ def _unconsumed(session: Any, dag_id: str, floor: datetime, cutoff: datetime) ->
     )
 
 
-def _create_run(session: Any, dag_id: str, events: list[Any]) -> str | None:
+def _create_run(
+    session: Any, dag_id: str, events: list[Any], run_after: datetime | None = None
+) -> str | None:
     """An asset-triggered run of ``dag_id`` consuming exactly ``events`` (as the scheduler creates one),
-    timestamped at the newest of them; None when the DAG is not serialized or needs several assets."""
+    timestamped at ``run_after`` (default: the newest of them); None when the DAG is not serialized or
+    needs several assets."""
     from airflow.models.dagrun import DagRun
     from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.state import DagRunState
@@ -466,7 +469,7 @@ def _create_run(session: Any, dag_id: str, events: list[Any]) -> str | None:
     dag = serialized.dag
     if not _any_of(getattr(dag.timetable, "asset_condition", None)):
         return None
-    run_after = max(event.timestamp for event in events)
+    run_after = run_after or max(event.timestamp for event in events)
     run = dag.create_dagrun(
         run_id=DagRun.generate_run_id(
             run_type=DagRunType.ASSET_TRIGGERED, logical_date=None, run_after=run_after

@@ -99,11 +99,11 @@ def scheduler_pass() -> str | None:
     the newest queue row, after the previous run's run_after; then the queue rows are deleted."""
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, DagScheduleAssetReference
     from airflow.models.dagrun import DagRun
-    from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from airflow.utils.types import DagRunType
     from sqlalchemy import delete, func, select
+
+    from airflow_provider_attendee._asset_events import _create_run
 
     with create_session() as session:
         newest = session.scalar(
@@ -127,23 +127,9 @@ def scheduler_pass() -> str | None:
         if previous is not None:
             query = query.where(AssetEvent.timestamp > previous)
         events = list(session.scalars(query))
-        dag = SerializedDagModel.get(dag_id=DAG_ID, session=session).dag
-        run = dag.create_dagrun(
-            run_id=DagRun.generate_run_id(
-                run_type=DagRunType.ASSET_TRIGGERED, logical_date=None, run_after=newest
-            ),
-            logical_date=None,
-            data_interval=None,
-            run_after=newest,
-            run_type=DagRunType.ASSET_TRIGGERED,
-            triggered_by=DagRunTriggeredByType.ASSET,
-            state=DagRunState.QUEUED,
-            creating_job_id=None,
-            session=session,
-        )
-        run.consumed_asset_events.extend(events)
+        run_id = _create_run(session, DAG_ID, events, run_after=newest)
         session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == DAG_ID))
-        return str(run.run_id)
+        return run_id
 
 
 def test_an_event_the_scheduler_stranded_gets_a_run_of_its_own_once(db):

@@ -138,6 +138,9 @@ def test_push_under_load_through_a_wrong_secret_and_an_outage(tmp_path, monkeypa
             "AIRFLOW__ATTENDEE__CATCH_UP_INTERVAL": "5",
             "AIRFLOW__CORE__PARALLELISM": "8",
         }
+        # The connection lives in the metadata DB (edited below): no env-var connection may shadow it
+        # (one left by an earlier test or benchmark in this process would).
+        monkeypatch.delenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", raising=False)
         with RealAirflow(tmp_path / "home", DAGS, **env) as airflow:
             set_connection(airflow, connection(sim, secret))
             monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import pytest
 
 from bench import calendar_sync, fanout, parse_time, report_speed
@@ -65,9 +67,12 @@ def test_rate_limit_benchmark_smoke():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(  # CI time: the real-Airflow push path runs on both versions in test_no_meeting_lost
+    int(version("apache-airflow-core").split(".")[1]) < 3, reason="the benchmark's smoke runs on Airflow 3.3"
+)
 @pytest.mark.timeout(400)
 def test_event_latency_benchmark_smoke(monkeypatch):
-    """Push in a real Airflow, four meetings: each reaches one DAG run, with no Attendee API request."""
+    """Push in a real Airflow, four meetings: each reaches one DAG run, none lost, none twice."""
     from bench import event_latency
 
     monkeypatch.delenv(

@@ -61,6 +61,7 @@ class CatchUpResult:
 def catch_up(conn_id: str, states: set[str], owner: str, lease: timedelta) -> CatchUpResult:
     """One look for ``conn_id``: emit every meeting that reached one of ``states`` and was not pushed."""
     from airflow_provider_attendee import _asset_events
+    from airflow_provider_attendee._compat import server_connection
     from airflow_provider_attendee.bot_watch import WatchState, look
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
 
@@ -73,7 +74,7 @@ def catch_up(conn_id: str, states: set[str], owner: str, lease: timedelta) -> Ca
     # Few retries: the next pass looks again. Settings resolved here, synchronously: the API server
     # reads connections from its secrets backends and metadata DB, not through a task supervisor.
     hook = AttendeeHook(attendee_conn_id=conn_id, max_retries=2)
-    hook.settings  # noqa: B018
+    hook.use_connection(server_connection(conn_id))
 
     async def one_look() -> tuple[list[Any], WatchState]:
         try:

@@ -101,9 +101,9 @@ def prepare() -> None:
 
 def webhook_secret(conn_id: str) -> str:
     """The connection's ``webhook_secret`` extra (the project's secret, base64, from Attendee's settings)."""
-    from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee._compat import server_connection
 
-    conn = AttendeeHook.get_connection(conn_id)
+    conn = server_connection(conn_id)
     secret = (conn.extra_dejson or {}).get("webhook_secret")
     if not secret:
         raise LookupError(

@@ -147,6 +147,11 @@ class AttendeeHook(BaseHook):
             return settings
         return dataclasses.replace(settings, max_retries=self._max_retries)
 
+    def use_connection(self, conn: Any) -> None:
+        """Use this connection object (already looked up, e.g. in the API server) instead of a lookup."""
+        self._async_settings = self._with_overrides(self._settings_for(conn, self.attendee_conn_id))
+        self.__dict__["settings"] = self._async_settings
+
     async def aget_settings(self) -> ClientSettings:
         """The connection's settings, resolved with ``aget_connection`` (safe inside an event loop)."""
         if self._async_settings is None and "settings" in self.__dict__:

@@ -132,13 +132,6 @@ def run(
     return {**result, "burners": burners}
 
 
-def _api_up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _run(
     mode: str, meetings: int, poll_interval: float, seed: int, catch_up_interval: float
 ) -> dict[str, Any]:
@@ -199,7 +192,7 @@ def _run(
             if mode == "outage":
                 time.sleep(max(0.0, 60 - (time.monotonic() - down_at)))
                 airflow.start("api-server")
-                while not _api_up(airflow.url):
+                while not airflow.api_up():
                     time.sleep(0.2)
                 back = time.time()
                 ended_at = dict.fromkeys(bots, back)  # the catch-up delay counts from here

@@ -167,6 +167,15 @@ class RealAirflow:
         for log in self.logs.values():
             log.close()
 
+    def api_up(self) -> bool:
+        """Whether the API server answers its health check now."""
+        import httpx
+
+        try:
+            return httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def dead(self) -> list[str]:
         """Components that exited."""
         return [n for n, p in self.processes.items() if p.poll() is not None]

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from airflow_provider_attendee.testing import start_simulator
@@ -73,13 +72,6 @@ def wait_runs_finished(airflow: RealAirflow) -> None:
         airflow,
         "runs unfinished",
     )
-
-
-def api_server_up(airflow: RealAirflow) -> bool:
-    try:
-        return httpx.get(f"{airflow.url}/api/v2/monitor/health", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def end_meetings(sim, urls: list[str], *, seen_live: Callable[[], None] | None = None) -> set[str]:
@@ -145,7 +137,7 @@ def test_push_under_load_through_a_wrong_secret_and_an_outage(tmp_path, monkeypa
             set_connection(airflow, connection(sim, secret))
             monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
             airflow.wait_for_dag(DAG_ID)
-            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not answer")
+            wait_until(airflow.api_up, airflow, "the API server did not answer")
             sim.admin.set_webhooks(
                 [{"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}], secret
             )
@@ -173,7 +165,7 @@ def test_push_under_load_through_a_wrong_secret_and_an_outage(tmp_path, monkeypa
             wait_until(lambda: deliveries_failed(sim, missed), airflow, "deliveries did not fail")
             time.sleep(max(0.0, 60 - (time.monotonic() - down_since)))
             airflow.start("api-server")
-            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not come back")
+            wait_until(airflow.api_up, airflow, "the API server did not come back")
             back_at = time.monotonic()
             everyone |= missed
             wait_consumed(out, everyone, airflow)
@@ -204,7 +196,7 @@ def test_poll_under_load_three_rounds_and_bots_between_two_polls(tmp_path, monke
         with RealAirflow(tmp_path / "home", DAGS, **env) as airflow:
             monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
             airflow.wait_for_dag(DAG_ID)
-            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not answer")
+            wait_until(airflow.api_up, airflow, "the API server did not answer")
             wait_until(lambda: sim.admin.requests("GET /api/v1/bots") > 2, airflow, "no trigger polled")
 
             def polled_twice() -> None:  # the trigger has seen the new bots live
@@ -253,7 +245,7 @@ def test_postgres_two_api_server_processes_thirty_meetings_in_bursts(tmp_path, m
         with RealAirflow(tmp_path / "home", DAGS, **env) as airflow:
             monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
             airflow.wait_for_dag(DAG_ID)
-            wait_until(lambda: api_server_up(airflow), airflow, "the API server did not answer")
+            wait_until(airflow.api_up, airflow, "the API server did not answer")
             sim.admin.set_webhooks(
                 [{"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}], secret
             )

@@ -112,7 +112,9 @@ async def look(
         bot.id async for bot in client.alist_bots(states=list(LIVE), meeting_url=meeting_url) if wanted(bot)
     }
     new, following = await _tail(client, previous or WatchState(), meeting_url)
-    following.live = live
+    # A bot created between the two views is on the tail, live, but not in ``live``: watch it from now on,
+    # or it would finish unseen (the next tail skips the page it is on, the next live view misses it).
+    following.live = live | {bot.id for bot in new if bot.state in LIVE and wanted(bot)}
     if previous is None:
         return [], following
     if not previous.tail_known:

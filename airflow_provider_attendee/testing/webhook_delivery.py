@@ -68,6 +68,7 @@ class Delivery:
             "trigger": self.envelope["trigger"],
             "bot_id": self.envelope.get("bot_id"),
             "calendar_id": self.envelope.get("calendar_id"),
+            "data": self.envelope.get("data"),
             "attempts": list(self.attempts),
             "seconds": [round(t, 4) for t in self.seconds],
             "delivered": self.delivered,

@@ -4,6 +4,7 @@ receiver app served by uvicorn on 127.0.0.1, and every finished meeting becomes 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import socket
 import threading
@@ -71,9 +72,11 @@ def test_every_finished_meeting_is_pushed_once(attendee_simulator, receiver):
     # Every state change pushed, in the order it happened: each bot's chain of (old, new) states runs
     # unbroken to ended. (How many changes a bot makes depends on how far the 120x clock moves per tick.)
     for bot_id in ids:
-        chain = [(d["data"]["old_state"], d["data"]["new_state"]) for d in deliveries if d["bot_id"] == bot_id]
+        chain = [
+            (d["data"]["old_state"], d["data"]["new_state"]) for d in deliveries if d["bot_id"] == bot_id
+        ]
         assert len(chain) >= 2 and chain[-1][1] == "ended", chain
-        assert all(before[1] == after[0] for before, after in zip(chain, chain[1:])), chain
+        assert all(before[1] == after[0] for before, after in itertools.pairwise(chain)), chain
     for bot_id in ids:
         (event,) = events_for(bot_id)
         assert event["uri"] == "attendee://bots/ended" and event["payload"]["state"] == "ended"

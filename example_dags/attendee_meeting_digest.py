@@ -36,9 +36,11 @@ with DAG(
     tags=["attendee", "example"],
     doc_md=__doc__,
 ) as dag:
+    # --8<-- [start:digest]
     AttendeeMeetingDigestOperator(
         task_id="digest",
         sql_conn_id=MEETING_TABLES_CONN_ID,
         week="{{ params.week }}",
         previous_weeks=4,
     )
+    # --8<-- [end:digest]

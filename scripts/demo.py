@@ -1,11 +1,11 @@
 """The one-command demo: the example DAGs end to end through Airflow, against the bundled simulator.
 
 Starts the Attendee simulator (bundled "demo" scenario, 1 simulated minute = 1 real second), sets up a
-throwaway Airflow home (SQLite) with the connection and pool, then runs ``attendee_calendar_sync``,
-``attendee_meeting_pipeline`` and, for the meetings that ended meanwhile, ``attendee_post_meeting``
-(the bots found by the same event trigger that feeds its Asset, and the failed bots), which fills the
-meeting tables (embedded SQLite), then ``attendee_meeting_digest`` for the week. Prints what happened. No account, no
-network; Airflow's own logs go to .demo/airflow.log.
+throwaway Airflow home (SQLite) with the connection (the example DAGs run in the default pool), then runs
+``attendee_calendar_sync``, ``attendee_meeting_pipeline`` and, for the meetings that ended meanwhile,
+``attendee_post_meeting`` (the bots found by the same event trigger that feeds its Asset, and the failed
+bots), which fills the meeting tables (embedded SQLite), then ``attendee_meeting_digest`` for the week.
+Prints what happened. No account, no network; Airflow's own logs go to .demo/airflow.log.
 """
 
 from __future__ import annotations
@@ -155,11 +155,8 @@ def main() -> int:
 
         step(f"Setting up a throwaway Airflow home in {env['AIRFLOW_HOME']}")
         airflow_cli("db", "migrate")
-        airflow_cli("pools", "set", "attendee_api", "8", "Attendee API calls")
         airflow_cli("dags", "reserialize")
-        print(
-            "    metadata DB migrated, pool attendee_api (8 slots), connection attendee_default -> simulator"
-        )
+        print("    metadata DB migrated, connection attendee_default -> simulator (default pool)")
 
         step("attendee_calendar_sync: one bot per upcoming meeting")
         sync = xcom(run_dag("attendee_calendar_sync", log), "schedule_bots")[0]

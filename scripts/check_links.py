@@ -1,5 +1,6 @@
 """Check the internal links of the built docs site: every link to a page of the site, and every
 ``#anchor``, must exist. External links (http, https, mailto) are not fetched: the site is checked offline.
+And the site must work offline: a page that loads a script, stylesheet or image from elsewhere fails.
 
 ``make docs`` runs it on ``site/`` after ``mkdocs build --strict``; prints each broken link and exits 1.
 """
@@ -14,12 +15,13 @@ from urllib.parse import unquote, urlsplit
 
 
 class Page(HTMLParser):
-    """The ids a page defines and the links it makes."""
+    """The ids a page defines, the links it makes, and the resources it loads (scripts, styles, images)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ids: set[str] = set()
         self.links: list[str] = []
+        self.resources: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -29,6 +31,8 @@ class Page(HTMLParser):
         for name in ("href", "src"):
             if tag in ("a", "link", "img", "script") and values.get(name):
                 self.links.append(str(values[name]))
+                if tag != "a":
+                    self.resources.append(str(values[name]))
 
 
 def parse(path: Path) -> Page:
@@ -54,6 +58,9 @@ def broken_links(site: Path) -> list[str]:
     pages = {path: parse(path) for path in site.rglob("*.html")}
     problems = []
     for path, page in sorted(pages.items()):
+        for resource in page.resources:
+            if urlsplit(resource).netloc:  # http(s)://... or //host/...: needs the internet
+                problems.append(f"{path.relative_to(site)}: {resource} (loaded from the internet)")
         for link in page.links:
             parts = urlsplit(link)
             if parts.scheme or parts.netloc or link.startswith(("mailto:", "javascript:", "data:")):

@@ -37,7 +37,8 @@ def test_the_link_checker_finds_broken_links_and_anchors(tmp_path):
     (tmp_path / "guide").mkdir()
     (tmp_path / "index.html").write_text(
         '<h2 id="start">Start</h2><a href="guide/">ok</a> <a href="#start">ok</a> '
-        '<a href="https://example.invalid/">external, not fetched</a> <a href="gone/">broken</a>'
+        '<a href="https://example.invalid/">external, not fetched</a> <a href="gone/">broken</a> '
+        '<link rel="stylesheet" href="https://cdn.example.invalid/x.css">'
     )
     (tmp_path / "guide" / "index.html").write_text(
         '<a href="../index.html#start">ok</a> <a href="../index.html#nowhere">broken anchor</a> '
@@ -46,5 +47,6 @@ def test_the_link_checker_finds_broken_links_and_anchors(tmp_path):
     problems = check["broken_links"](tmp_path)
     assert problems == [
         "guide/index.html: ../index.html#nowhere (no such anchor)",
+        "index.html: https://cdn.example.invalid/x.css (loaded from the internet)",
         "index.html: gone/ (no such file)",
     ]

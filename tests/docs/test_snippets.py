@@ -62,10 +62,9 @@ def test_verify_a_webhook():
 
         if not verify_webhook_signature(body, headers.get("X-Webhook-Signature"), webhook_secret):
             return 401  # not signed with the project's secret
-        event = parse_webhook(
-            body
-        )  # BotStateChangeWebhook, TranscriptUpdateWebhook, ParticipantEventWebhook,
-        # CalendarWebhook, or OtherWebhook for other triggers
+        # A BotStateChangeWebhook, TranscriptUpdateWebhook, ParticipantEventWebhook, CalendarWebhook, or
+        # OtherWebhook for other triggers:
+        event = parse_webhook(body)
         # --8<-- [end:verify-webhook]
         return event
 

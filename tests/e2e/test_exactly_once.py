@@ -283,6 +283,25 @@ def test_old_rows_are_pruned_and_old_payloads_refused(db, monkeypatch):
     assert events_for("bot_replayed") == []
 
 
+def test_a_connection_is_caught_up_while_its_deliveries_are_kept(db):
+    """Why switching from push to poll needs the catch-up off (docs: event-driven): deleting the webhook
+    stops deliveries, but the connection is caught up until its last ones are pruned."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    from airflow_provider_attendee._asset_events import catch_up_conn_ids, deliveries, prune
+
+    assert catch_up_conn_ids() == []
+    record("bot_last_pushed")  # the last delivery before the webhook was deleted
+    assert catch_up_conn_ids() == ["attendee_default"]
+    assert prune(timedelta(days=3)) == 0
+    assert catch_up_conn_ids() == ["attendee_default"]
+    with create_session() as session:
+        session.execute(update(deliveries).values(received_at=datetime.now(timezone.utc) - timedelta(days=4)))
+    prune(timedelta(days=3))
+    assert catch_up_conn_ids() == []
+
+
 def test_a_refusal_names_the_delivery_it_refused(db, monkeypatch, caplog):
     import base64
 

@@ -38,6 +38,10 @@ class SimulatorAdmin:
     def set_time_scale(self, time_scale: float) -> None:
         self._call("POST", "/clock", {"time_scale": time_scale})
 
+    def set_seconds_per_request(self, seconds: float) -> None:
+        """Step the clock ``seconds`` on each API request (0: off): meetings move with the polls."""
+        self._call("POST", "/clock", {"seconds_per_request": seconds})
+
     def counters(self) -> dict[str, Any]:
         return dict(self._call("GET", "/counters"))
 

@@ -265,6 +265,7 @@ class SimulatorApp:
         if scope["type"] != "http" or not scope["path"].startswith(API):
             await self.starlette(scope, receive, send)
             return
+        self.sim.clock.tick()
         with self.sim.counters.serving(f"{scope['method']} {route_of(scope['path'])}"):
             await self._serve_api(scope, receive, send)
 
@@ -779,9 +780,18 @@ class SimulatorApp:
             data = await self._body(request)
             if data.get("time_scale") is not None:
                 self.sim.clock.set_time_scale(float(data["time_scale"]))
+            if data.get("seconds_per_request") is not None:
+                self.sim.clock.set_seconds_per_request(float(data["seconds_per_request"]))
             if data.get("advance_seconds"):
                 self.sim.clock.advance(float(data["advance_seconds"]))
-        return _json({"now": iso(self.world.sync()), "time_scale": self.sim.clock.time_scale})
+        clock = self.sim.clock
+        return _json(
+            {
+                "now": iso(self.world.sync()),
+                "time_scale": clock.time_scale,
+                "seconds_per_request": clock.seconds_per_request,
+            }
+        )
 
     async def admin_counters(self, request: Request) -> Response:
         if request.method == "DELETE":

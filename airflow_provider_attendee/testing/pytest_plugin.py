@@ -8,6 +8,9 @@ otherwise; configure it with the marker::
     def test_my_dag(attendee_simulator):
         attendee_simulator.admin.advance(minutes=5)
 
+``seconds_per_request=20`` (with ``time_scale=0``) moves the clock 20 s on each API request instead: the
+meetings progress with the sensors' polls, so a slow or busy machine cannot miss a moment it waits for.
+
 ``attendee_dag_test`` runs a DAG with ``dag.test()`` the way a DAG with sensors needs it: in a migrated
 metadata DB (``attendee_airflow_db``), with the simulator's clock moving, and with a bounded wait that
 ends the run with a clear error instead of hanging.
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "attendee_simulator(scenario=None, time_scale=0, seed=0, page_size=None, faults=None, "
+        "attendee_simulator(scenario=None, time_scale=0, seconds_per_request=0, seed=0, page_size=None, "
+        "faults=None, "
         "zoom_credentials=True, recording_storage=True): "
         "configure the attendee_simulator fixture",
     )
@@ -70,6 +74,8 @@ def attendee_simulator(
         zoom_credentials=bool(options.get("zoom_credentials", True)),
         recording_storage=bool(options.get("recording_storage", True)),
     )
+    if options.get("seconds_per_request"):
+        attendee_simulator_server.admin.set_seconds_per_request(float(options["seconds_per_request"]))
     monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", attendee_simulator_server.connection_json())
     return attendee_simulator_server
 

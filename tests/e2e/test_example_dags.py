@@ -109,11 +109,15 @@ def test_dagbag_has_no_import_errors():
     "storage",
     [
         pytest.param(
-            True, marks=pytest.mark.attendee_simulator(scenario="demo", time_scale=60), id="recording"
+            True,
+            marks=pytest.mark.attendee_simulator(scenario="demo", seconds_per_request=15),
+            id="recording",
         ),
         pytest.param(  # a server without recording storage: GET /recording is 404 "No recording file ..."
             False,
-            marks=pytest.mark.attendee_simulator(scenario="demo", time_scale=30, recording_storage=False),
+            marks=pytest.mark.attendee_simulator(
+                scenario="demo", seconds_per_request=15, recording_storage=False
+            ),
             id="no-recording-file",
         ),
     ],

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from airflow_provider_attendee.arguments import COMPARISONS as COMPARISONS
 from airflow_provider_attendee.arguments import compile_name_pattern
 from airflow_provider_attendee.arguments import validate_threshold as validate_threshold
-from airflow_provider_attendee.names import display_name
+from airflow_provider_attendee.client.names import display_name
 
 #: How far before the newest event seen the next incremental read starts (clock skew, late storage).
 DEFAULT_MARGIN = timedelta(minutes=2)

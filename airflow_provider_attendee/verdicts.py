@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_attendee.arguments import COMPARISONS
-from airflow_provider_attendee.states import LEAVING, NOT_ADMITTED, PRE_JOIN, TERMINAL
+from airflow_provider_attendee.client.states import LEAVING, NOT_ADMITTED, PRE_JOIN, TERMINAL
 
 if TYPE_CHECKING:
-    from airflow_provider_attendee.models import Bot
+    from airflow_provider_attendee.client.models import Bot
     from airflow_provider_attendee.presence import PresenceTracker
 
 

@@ -31,9 +31,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
+from airflow_provider_attendee.client.states import TERMINAL
+from airflow_provider_attendee.client.webhooks import SIGNATURE_HEADER, verify_webhook_signature
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-from airflow_provider_attendee.states import TERMINAL
-from airflow_provider_attendee.webhooks import SIGNATURE_HEADER, verify_webhook_signature
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee._compat import AirflowSensorTimeout, default_deferrable
+from airflow_provider_attendee.client.states import resolve_states
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
 from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
-from airflow_provider_attendee.states import resolve_states
 
 # The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from airflow_provider_attendee.operators.base import AttendeeBaseOperator
 # The hook, models and the reconciliation are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
     from airflow_provider_attendee.calendar_sync import EventFilter, Selection
+    from airflow_provider_attendee.client.models import CalendarEvent
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
-    from airflow_provider_attendee.models import CalendarEvent
 
 
 #: How far before the previous run the "changed since" listing starts (clock skew between Airflow and server).
@@ -261,8 +261,8 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
             yield event
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_attendee._http import format_datetime
         from airflow_provider_attendee.calendar_sync import RejectionMemory, plan, summarise
+        from airflow_provider_attendee.client.http import format_datetime
 
         hook = self.hook
         settings = hook.settings  # resolved synchronously here; the async calls below reuse it
@@ -345,8 +345,8 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         return summary
 
     async def _run(self, hook: AttendeeHook, actions: Any, limit: int) -> Any:
-        from airflow_provider_attendee.bot_settings import with_report_settings
         from airflow_provider_attendee.calendar_sync import execute_plan
+        from airflow_provider_attendee.client.bot_settings import with_report_settings
 
         try:
             return await execute_plan(

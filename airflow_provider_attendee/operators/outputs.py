@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_attendee._compat import conf
+from airflow_provider_attendee.client.states import DEPARTURE_EVENTS, JOINED_EVENT, LEFT_EVENTS
 from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeDestinationError,
@@ -19,7 +20,6 @@ from airflow_provider_attendee.exceptions import (
 )
 from airflow_provider_attendee.links import AttendeeBotLink
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
-from airflow_provider_attendee.states import DEPARTURE_EVENTS, JOINED_EVENT, LEFT_EVENTS
 from airflow_provider_attendee.storage import (
     as_path,
     atomic_open,
@@ -31,7 +31,7 @@ from airflow_provider_attendee.templating import is_templated
 
 # Models, renderers and the report are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
-    from airflow_provider_attendee.models import Bot
+    from airflow_provider_attendee.client.models import Bot
     from airflow_provider_attendee.report import MeetingReport
 
 log = logging.getLogger(__name__)

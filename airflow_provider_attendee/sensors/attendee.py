@@ -17,10 +17,10 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee._compat import default_deferrable
 from airflow_provider_attendee.arguments import compile_name_pattern, validate_threshold
+from airflow_provider_attendee.client.states import resolve_states
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
 from airflow_provider_attendee.links import AttendeeBotLink
 from airflow_provider_attendee.operators.base import AttendeeHookMixin
-from airflow_provider_attendee.states import resolve_states
 from airflow_provider_attendee.templating import is_templated
 
 # The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.

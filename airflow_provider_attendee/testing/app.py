@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from airflow_provider_attendee.meeting_urls import normalize_meeting_url
-from airflow_provider_attendee.states import BOT_STATES
+from airflow_provider_attendee.client.meeting_urls import normalize_meeting_url
+from airflow_provider_attendee.client.states import BOT_STATES
 from airflow_provider_attendee.testing.faults import HTML_502, FaultConfig
 from airflow_provider_attendee.testing.media import wav_chunks, wav_size
 from airflow_provider_attendee.testing.pagination import paginate

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from airflow_provider_attendee.meeting_urls import normalize_meeting_url
+from airflow_provider_attendee.client.meeting_urls import normalize_meeting_url
 
 
 class _Spec(BaseModel):

@@ -12,9 +12,7 @@ import pytest
 import respx
 
 from airflow_provider_attendee.calendar_sync import Selection, plan
-from airflow_provider_attendee.exceptions import AttendeeNotFoundError, AttendeeRecordingMissingError
-from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import (
+from airflow_provider_attendee.client.models import (
     Bot,
     Calendar,
     CalendarEvent,
@@ -24,6 +22,8 @@ from airflow_provider_attendee.models import (
     Recording,
     TranscriptUtterance,
 )
+from airflow_provider_attendee.exceptions import AttendeeNotFoundError, AttendeeRecordingMissingError
+from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.operators.outputs import (
     AttendeeParticipantReportOperator,
     AttendeeRecordingOperator,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow_provider_attendee.states import JOINED
+from airflow_provider_attendee.client.states import JOINED
 from airflow_provider_attendee.testing.clock import SimClock
 from airflow_provider_attendee.testing.scenario import load_scenario
 from airflow_provider_attendee.testing.state import SimBot, SimWorld

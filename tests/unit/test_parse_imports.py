@@ -20,13 +20,14 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 #: Our modules that only a running task or trigger needs: never imported by parsing a DAG file.
 RUN_TIME_ONLY = {
-    "airflow_provider_attendee._http",
+    "airflow_provider_attendee.client.http",
     "airflow_provider_attendee.hooks.attendee",
-    "airflow_provider_attendee.models",
+    "airflow_provider_attendee.client.models",
     "airflow_provider_attendee.calendar_sync",
     "airflow_provider_attendee.report",
     "airflow_provider_attendee.report_render",
     "airflow_provider_attendee.webhooks",
+    "airflow_provider_attendee.client.webhooks",
     "airflow_provider_attendee.testing",
 }
 

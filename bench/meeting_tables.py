@@ -38,7 +38,7 @@ def generate(count: int, people: int = 8, seed: int = 7) -> Iterator[tuple[Any, 
     """(meeting row, participant rows) for ``count`` meetings, through the provider's row builder."""
     from airflow_provider_attendee.analytics.rows import meeting_rows
     from airflow_provider_attendee.client.models import Bot, Calendar, CalendarEvent
-    from airflow_provider_attendee.report import MeetingReport, ParticipantStats
+    from airflow_provider_attendee.meetings.report import MeetingReport, ParticipantStats
 
     rng = random.Random(seed)
     calendars = [

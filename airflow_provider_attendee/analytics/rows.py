@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from airflow_provider_attendee.client.models import Bot, Calendar, CalendarEvent
 from airflow_provider_attendee.client.states import DEPARTURE_EVENTS, JOINED_EVENT
-from airflow_provider_attendee.report import MeetingReport
+from airflow_provider_attendee.meetings.report import MeetingReport
 
 #: Bot metadata keys read for the calendar event (the example calendar sync sets both).
 EVENT_ID_KEY = "event_id"

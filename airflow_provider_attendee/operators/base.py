@@ -89,8 +89,12 @@ class AttendeeWaitingOperator(AttendeeBaseOperator):
         failure_states: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Return once the bot is in a target state; defers (same trigger as the sensor) if deferrable."""
+        from airflow_provider_attendee.meetings.verdicts import (
+            bot_summary,
+            evaluate_bot_state,
+            waiting_for_state,
+        )
         from airflow_provider_attendee.triggers.attendee import AttendeeBotStateTrigger
-        from airflow_provider_attendee.verdicts import bot_summary, evaluate_bot_state, waiting_for_state
 
         targets, failures = resolve_states(target_states, failure_states)
         bot = self.hook.get_bot(bot_id)

@@ -32,7 +32,7 @@ from airflow_provider_attendee.templating import is_templated
 # Models, renderers and the report are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
     from airflow_provider_attendee.client.models import Bot
-    from airflow_provider_attendee.report import MeetingReport
+    from airflow_provider_attendee.meetings.report import MeetingReport
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
 
     def _formats(self) -> list[str]:
         """The formats as a list ("json, txt" from a rendered template too), checked."""
-        from airflow_provider_attendee.transcript_formats import FORMATS
+        from airflow_provider_attendee.meetings.transcript_formats import FORMATS
 
         given = self.formats
         names = given.replace(",", " ").split() if isinstance(given, str) else [str(f) for f in given]
@@ -136,7 +136,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
         return names
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_attendee import transcript_formats
+        from airflow_provider_attendee.meetings import transcript_formats
 
         formats = self._formats()
         self.push_bot_link(context, self.bot_id)
@@ -295,8 +295,8 @@ class AttendeeParticipantReportOperator(_OutputOperator):
         self.sql_tables = sql_tables
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_attendee import report_render
-        from airflow_provider_attendee.report import ReportBuilder
+        from airflow_provider_attendee.meetings import report_render
+        from airflow_provider_attendee.meetings.report import ReportBuilder
 
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)

@@ -30,7 +30,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeServerError,
     AttendeeUnexpectedResponseError,
 )
-from airflow_provider_attendee.verdicts import (
+from airflow_provider_attendee.meetings.verdicts import (
     bot_summary,
     count_verdict,
     evaluate_bot_state,
@@ -229,7 +229,7 @@ class AttendeeParticipantCountTrigger(AttendeePollingTrigger):
         presence: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_attendee.presence import PresenceTracker
+        from airflow_provider_attendee.meetings.presence import PresenceTracker
 
         super().__init__(**kwargs)
         self.bot_id = bot_id

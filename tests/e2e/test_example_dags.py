@@ -49,8 +49,8 @@ def task_states(run) -> dict[str, str]:
 NOT_AT_PARSE = (
     "matplotlib",
     "fsspec",
-    "airflow_provider_attendee.report",
-    "airflow_provider_attendee.report_render",
+    "airflow_provider_attendee.meetings.report",
+    "airflow_provider_attendee.meetings.report_render",
     "airflow_provider_attendee.testing",
 )
 CLIENT = ("httpx", "airflow_provider_attendee.hooks.attendee")

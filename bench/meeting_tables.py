@@ -200,7 +200,7 @@ def _in_process(method: str, dsn: str, count: int) -> dict[str, Any]:
 
 def _per_task(conn_id: str, count: int) -> dict[str, Any]:
     """``MeetingTables.write`` as a task calls it: the hook's new connection and the schema check each time."""
-    from airflow_provider_attendee.meeting_tables import MeetingTables
+    from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
 
     seconds, rows = 0.0, 0
     for meeting, people in next(chunks(count)):

@@ -264,7 +264,7 @@ class AttendeeParticipantReportOperator(_OutputOperator):
 
     With ``sql_conn_id``, the same figures also go into the meeting tables of that SQL database (one row
     for the bot, one per participant; a failed bot with its reason), replacing this bot's earlier rows in
-    one transaction; the tables are created when missing (see ``airflow_provider_attendee.meeting_tables``).
+    one transaction; the tables are created when missing (see ``airflow_provider_attendee.hooks.meeting_tables``).
 
     :param sql_conn_id: an Airflow connection of a SQL database (DbApiHook: postgres, sqlite, mysql,
         snowflake), or ``attendee_meetings`` for the embedded SQLite file when no such connection exists
@@ -336,7 +336,7 @@ class AttendeeParticipantReportOperator(_OutputOperator):
     def append_to_tables(self, context: Context, bot: Bot, report: MeetingReport) -> dict[str, Any]:
         """The report's figures into the meeting tables; the task's outlets get the bot in their event."""
         from airflow_provider_attendee.analytics.rows import meeting_rows
-        from airflow_provider_attendee.meeting_tables import (
+        from airflow_provider_attendee.hooks.meeting_tables import (
             EmbeddedSqliteHook,
             MeetingTables,
             calendar_context,

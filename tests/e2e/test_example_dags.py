@@ -224,7 +224,7 @@ def test_post_meeting_dag_fills_the_tables_and_the_digest_reads_them(attendee_si
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
-    from airflow_provider_attendee.meeting_tables import embedded_database
+    from airflow_provider_attendee.hooks.meeting_tables import embedded_database
 
     hook = AttendeeHook()
     ended = [

@@ -105,7 +105,7 @@ def test_a_bots_own_webhooks_replace_the_projects_and_failed_deliveries_are_retr
 
 
 def test_the_simulators_signature_is_the_one_the_receiver_verifies():
-    from airflow_provider_attendee.testing.webhook_delivery import sign
+    from airflow_provider_attendee.testing.simulator.webhook_delivery import sign
     from airflow_provider_attendee.webhooks import verify_webhook_signature
 
     payload = {

@@ -14,14 +14,14 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_attendee import _http
+from airflow_provider_attendee.client import http
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError, describe_error_body
 
 SUBJECT = "this connection"
 #: What Airflow's UI shows, and on Airflow 3.1 its row Test button sends, instead of a stored password.
 MASKED = "***"
 #: The first page of bots with a deduplication key no bot has: authenticated, cheap, read-only.
-PROBE_PATH = f"{_http.API_PREFIX}/bots"
+PROBE_PATH = f"{http.API_PREFIX}/bots"
 PROBE_PARAMS = {"deduplication_key": "airflow-connection-test"}
 
 
@@ -35,7 +35,7 @@ def check_connection(conn: Any, *, transport: httpx.BaseTransport | None = None)
             "connections test <conn id>` instead (with [core] test_connection = Enabled)."
         )
     try:
-        settings = _http.settings_from_connection(
+        settings = http.settings_from_connection(
             conn.conn_id or "", conn.host, conn.port, conn.password, extra, subject=SUBJECT
         )
     except AttendeeConfigurationError as err:
@@ -45,7 +45,7 @@ def check_connection(conn: Any, *, transport: httpx.BaseTransport | None = None)
         with httpx.Client(transport=transport, **settings.client_kwargs()) as client:
             response = client.get(PROBE_PATH, params=PROBE_PARAMS)
     except httpx.TransportError as err:
-        return False, str(_http.transport_error(err, settings, f"GET {PROBE_PATH}"))
+        return False, str(http.transport_error(err, settings, f"GET {PROBE_PATH}"))
     return verdict(response, settings.base_url, settings.api_key)
 
 
@@ -66,7 +66,7 @@ def verdict(response: httpx.Response, base_url: str, api_key: str) -> tuple[bool
         )
     not_attendee = (
         f"Set the Attendee URL of {SUBJECT} to your Attendee server's address, without /api/v1 (e.g. "
-        f"{_http.DEFAULT_BASE_URL}; a plain-http server needs http://)."
+        f"{http.DEFAULT_BASE_URL}; a plain-http server needs http://)."
     )
     if not response.is_success:
         detail, _ = describe_error_body(response.content, response.headers.get("content-type", ""))

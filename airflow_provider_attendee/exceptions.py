@@ -1,249 +1,126 @@
-"""Exceptions raised by the Attendee provider: one family under ``AirflowException``.
+"""Exceptions raised by the Attendee provider in Airflow: one family under ``AirflowException``.
 
-Every message names the request (method and path) or the input at fault, carries the server's own error
-text, and says what to do. No message ever contains the API key.
+Each class is the Airflow twin of the error of the same name in ``airflow_provider_attendee.client.errors``
+(the meaning of each is written there): a subclass of it, of the twin of its parent, and of
+``AirflowException``; the permanent ones (a retry cannot help) are also ``AirflowFailException``, so
+Airflow fails the task without retries. The client and the meeting logic import no Airflow, so they raise
+the plain errors; importing this module (the hook, operators, sensors, triggers and plugin all do) registers
+the twins, and from then on every error they raise is created as its twin. ``except`` clauses here and in
+DAGs may use either family: a twin is an instance of both.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from airflow_provider_attendee._compat import AirflowException, AirflowFailException
+from airflow_provider_attendee.client import errors
+from airflow_provider_attendee.client.errors import as_sentence, describe_error_body, error_for_status
 
-_MAX_BODY_CHARS = 500
 
-
-class AttendeeError(AirflowException):
+class AttendeeError(errors.AttendeeError, AirflowException):
     """Base class of every error raised by this provider."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        http_status: int | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.method = method
-        self.path = path
-        self.detail = detail
+
+class AttendeeConfigurationError(errors.AttendeeConfigurationError, AttendeeError):
+    """The Airflow connection or an argument is unusable (bad URL, missing key, invalid value)."""
 
 
-class AttendeeConfigurationError(AttendeeError, ValueError):
-    """The Airflow connection or an argument is unusable (bad URL, missing key, invalid value).
-
-    Also a ``ValueError``, the built-in exception Airflow and Python code expect for bad input."""
-
-
-class AttendeeConnectionError(AttendeeError):
+class AttendeeConnectionError(errors.AttendeeConnectionError, AttendeeError):
     """The Attendee server could not be reached (DNS, refused, reset, timeout) after all retries."""
 
 
-class AttendeeUnexpectedResponseError(AttendeeError):
+class AttendeeUnexpectedResponseError(errors.AttendeeUnexpectedResponseError, AttendeeError):
     """The server answered with something that is not the Attendee API (wrong host, proxy page)."""
 
 
-class AttendeeAPIError(AttendeeError):
+class AttendeeAPIError(errors.AttendeeAPIError, AttendeeError):
     """The Attendee API answered with an HTTP error status."""
 
 
-class AttendeeAuthenticationError(AttendeeAPIError):
+class AttendeeAuthenticationError(errors.AttendeeAuthenticationError, AttendeeAPIError):
     """401/403: the API key is missing, wrong or disabled."""
 
 
-class AttendeeNotFoundError(AttendeeAPIError):
+class AttendeeNotFoundError(errors.AttendeeNotFoundError, AttendeeAPIError):
     """404: the bot, calendar or path does not exist (or belongs to another project)."""
 
 
-class AttendeeRecordingMissingError(AttendeeNotFoundError, AirflowFailException):
-    """404 on ``/recording`` for a bot that exists but has no recording file (never retried).
-
-    Created with ``recording_settings.format: "none"``, not uploaded yet, or a server without recording
-    storage: an outcome to handle (``AttendeeRecordingOperator(if_missing="skip")``), not a wrong id.
-    """
+class AttendeeRecordingMissingError(
+    errors.AttendeeRecordingMissingError, AttendeeNotFoundError, AirflowFailException
+):
+    """404 on ``/recording`` for a bot that exists but has no recording file (never retried)."""
 
 
-class AttendeeInvalidRequestError(AttendeeAPIError):
+class AttendeeInvalidRequestError(errors.AttendeeInvalidRequestError, AttendeeAPIError):
     """400: the server rejected the request's fields (see ``field_errors``)."""
 
-    field_errors: dict[str, list[str]]
+
+class AttendeeInvalidStateError(errors.AttendeeInvalidStateError, AttendeeInvalidRequestError):
+    """400: the call is not allowed in the bot's current state."""
 
 
-class AttendeeInvalidStateError(AttendeeInvalidRequestError):
-    """400: the call is not allowed in the bot's current state (leave after leaving, delete after staging)."""
+class AttendeeDeduplicationKeyInUseError(
+    errors.AttendeeDeduplicationKeyInUseError, AttendeeInvalidRequestError
+):
+    """400: a bot with this deduplication key is still live."""
 
 
-class AttendeeDeduplicationKeyInUseError(AttendeeInvalidRequestError):
-    """400: a bot with this deduplication key is still live; look it up with ``list_bots(deduplication_key=)``."""
-
-
-class AttendeeRateLimitError(AttendeeAPIError):
+class AttendeeRateLimitError(errors.AttendeeRateLimitError, AttendeeAPIError):
     """429: too many requests; ``retry_after`` holds the seconds the server asked to wait, if given."""
 
-    retry_after: float | None = None
 
-
-class AttendeeServerError(AttendeeAPIError):
+class AttendeeServerError(errors.AttendeeServerError, AttendeeAPIError):
     """5xx: the Attendee server failed; usually transient."""
 
 
-class AttendeeBotFailedError(AttendeeError, AirflowFailException):
-    """The bot reached a state where the awaited condition can never be met (fatal_error, ended...).
-
-    Fails the task without retries: waiting again cannot change a finished bot.
-    """
+class AttendeeBotFailedError(errors.AttendeeBotFailedError, AttendeeError, AirflowFailException):
+    """The bot reached a state where the awaited condition can never be met (never retried)."""
 
 
-class AttendeeTranscriptNotReadyError(AttendeeError):
+class AttendeeTranscriptNotReadyError(errors.AttendeeTranscriptNotReadyError, AttendeeError):
     """The transcript is not complete yet (retry later, or allow an incomplete transcript)."""
 
 
-class AttendeeDestinationError(AttendeeError):
+class AttendeeDestinationError(errors.AttendeeDestinationError, AttendeeError):
     """A result could not be written to the destination (not writable, unknown scheme, size mismatch)."""
 
 
-class AttendeeCalendarSyncError(AttendeeError):
+class AttendeeCalendarSyncError(errors.AttendeeCalendarSyncError, AttendeeError):
     """Some calendar events could not be reconciled; the others were."""
 
 
-class AttendeeTablesError(AttendeeError):
+class AttendeeTablesError(errors.AttendeeTablesError, AttendeeError):
     """Writing or reading the meeting tables failed in the database (retried: usually transient)."""
 
 
-class AttendeeTablesConfigurationError(AttendeeConfigurationError, AirflowFailException):
-    """The meeting tables cannot be used as configured (unknown connection, not a SQL database, tables
-    of a newer schema version): fails without retries, a retry cannot fix it."""
+class AttendeeTablesConfigurationError(
+    errors.AttendeeTablesConfigurationError, AttendeeConfigurationError, AirflowFailException
+):
+    """The meeting tables cannot be used as configured (never retried)."""
 
 
-def describe_error_body(body: bytes, content_type: str) -> tuple[str, dict[str, list[str]]]:
-    """Turn an error body into readable text and field errors, whatever its shape (JSON or an HTML page)."""
-    text = body.decode("utf-8", errors="replace").strip()
-    parsed: Any = None
-    if "json" in content_type or text[:1] in "{[":
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = None
-    if isinstance(parsed, dict):
-        for key in ("error", "detail"):
-            if isinstance(parsed.get(key), str) and len(parsed) == 1:
-                return parsed[key], {}
-        field_errors = {
-            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-            for field, msgs in parsed.items()
-        }
-        summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in field_errors.items())
-        return summary, field_errors
-    if isinstance(parsed, list):
-        return "; ".join(str(m) for m in parsed), {}
-    if "html" in content_type or text.lower().startswith(("<!doctype", "<html")):
-        return "non-JSON error page (HTML) from the server or a proxy", {}
-    if not text:
-        return "empty response body", {}
-    return text[:_MAX_BODY_CHARS], {}
+errors.register_twins({error: globals()[error.__name__] for error in errors.ERRORS})
 
-
-def as_sentence(text: str) -> str:
-    """The text ending with one full stop (server messages may or may not end with one)."""
-    text = text.rstrip()
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
-def _classify_bad_request(detail: str) -> type[AttendeeInvalidRequestError]:
-    lowered = detail.lower()
-    if "deduplication key already in use" in lowered:
-        return AttendeeDeduplicationKeyInUseError
-    state_markers = ("is in state", "not allowed when bot is in state", "not in a state where")
-    if any(marker in lowered for marker in state_markers):
-        return AttendeeInvalidStateError
-    return AttendeeInvalidRequestError
-
-
-def _is_missing_recording(path: str, detail: str) -> bool:
-    """The server's 404 for a bot without a recording file (or without a recording), not "Bot not found"."""
-    return path.rstrip("/").endswith("/recording") and detail.lower().startswith(
-        ("no recording file found", "no recording found")
-    )
-
-
-def error_for_status(
-    *,
-    status_code: int,
-    method: str,
-    path: str,
-    body: bytes,
-    content_type: str,
-    conn_id: str,
-    retry_after: float | None = None,
-    secret: str | None = None,
-) -> AttendeeAPIError:
-    """Build the exception for one HTTP error response (``secret`` is scrubbed from the server's text)."""
-    detail, field_errors = describe_error_body(body, content_type)
-    if secret:
-        detail = detail.replace(secret, "***")
-        field_errors = {k: [m.replace(secret, "***") for m in v] for k, v in field_errors.items()}
-    where = f"Attendee API {method} {path} failed with HTTP {status_code}: {as_sentence(detail)}"
-    error: AttendeeAPIError
-    if status_code in (401, 403):
-        error = AttendeeAuthenticationError(
-            f"{where} Check the API key (password) of Airflow connection {conn_id!r}.",
-            http_status=status_code,
-            method=method,
-            path=path,
-            detail=detail,
-        )
-    elif status_code == 404 and _is_missing_recording(path, detail):
-        error = AttendeeRecordingMissingError(
-            f"{where} The bot exists but has no recording file: it was created with "
-            'recording_settings.format "none" (no file is ever made), its file is not uploaded yet (it is '
-            "once the bot has ended and its recording_state is complete), or the Attendee server has no "
-            'recording storage configured. Use AttendeeRecordingOperator(if_missing="skip") to carry on '
-            "without it.",
-            http_status=status_code,
-            method=method,
-            path=path,
-            detail=detail,
-        )
-    elif status_code == 404:
-        error = AttendeeNotFoundError(
-            f"{where} Check the id in the request, that it belongs to the project of connection "
-            f"{conn_id!r}, and that the connection's host is an Attendee server.",
-            http_status=status_code,
-            method=method,
-            path=path,
-            detail=detail,
-        )
-    elif status_code == 429:
-        error = AttendeeRateLimitError(
-            f"{where} Slow down (Airflow pools help) or retry later"
-            + (f"; the server asked to wait {retry_after:g}s." if retry_after is not None else "."),
-            http_status=status_code,
-            method=method,
-            path=path,
-            detail=detail,
-        )
-        error.retry_after = retry_after
-    elif status_code >= 500:
-        error = AttendeeServerError(
-            f"{where} The Attendee server failed; this is usually transient, retry later.",
-            http_status=status_code,
-            method=method,
-            path=path,
-            detail=detail,
-        )
-    elif 400 <= status_code < 500:
-        cls = _classify_bad_request(detail) if status_code == 400 else AttendeeInvalidRequestError
-        hint = {
-            AttendeeDeduplicationKeyInUseError: " Look the live bot up with list_bots(deduplication_key=...) "
-            "or use another key.",
-            AttendeeInvalidStateError: " Check the bot's state before this call.",
-        }.get(cls, " Fix the request fields named above.")
-        error = cls(where + hint, http_status=status_code, method=method, path=path, detail=detail)
-        error.field_errors = field_errors
-    else:
-        error = AttendeeAPIError(where, http_status=status_code, method=method, path=path, detail=detail)
-    return error
+__all__ = [
+    "AttendeeAPIError",
+    "AttendeeAuthenticationError",
+    "AttendeeBotFailedError",
+    "AttendeeCalendarSyncError",
+    "AttendeeConfigurationError",
+    "AttendeeConnectionError",
+    "AttendeeDeduplicationKeyInUseError",
+    "AttendeeDestinationError",
+    "AttendeeError",
+    "AttendeeInvalidRequestError",
+    "AttendeeInvalidStateError",
+    "AttendeeNotFoundError",
+    "AttendeeRateLimitError",
+    "AttendeeRecordingMissingError",
+    "AttendeeServerError",
+    "AttendeeTablesConfigurationError",
+    "AttendeeTablesError",
+    "AttendeeTranscriptNotReadyError",
+    "AttendeeUnexpectedResponseError",
+    "as_sentence",
+    "describe_error_body",
+    "error_for_status",
+]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_attendee import __version__
-from airflow_provider_attendee.event_settings import provider_config
+from airflow_provider_attendee.plugins.event_settings import provider_config
 
 DEFAULT_BASE_URL = "https://app.attendee.dev"
 HOST_PLACEHOLDER = f"{DEFAULT_BASE_URL} (https:// may be left out; plain http needs http://)"

@@ -57,7 +57,7 @@ def _make_triggers(bot_ids: list[str], interval: float, baseline: bool) -> list[
             settings = await hook.aget_settings()
             async with httpx.AsyncClient(**settings.client_kwargs()) as client:
                 response = await client.get(f"{settings.base_url}/api/v1/bots/{self.bot_id}")
-            from airflow_provider_attendee.models import Bot
+            from airflow_provider_attendee.client.models import Bot
 
             bot = Bot.model_validate_json(response.content)
             return {"status": "success", "state": bot.state} if bot.state in self.target_states else None

@@ -37,8 +37,8 @@ WEEKS = 104
 def generate(count: int, people: int = 8, seed: int = 7) -> Iterator[tuple[Any, list[Any]]]:
     """(meeting row, participant rows) for ``count`` meetings, through the provider's row builder."""
     from airflow_provider_attendee.analytics.rows import meeting_rows
-    from airflow_provider_attendee.models import Bot, Calendar, CalendarEvent
-    from airflow_provider_attendee.report import MeetingReport, ParticipantStats
+    from airflow_provider_attendee.client.models import Bot, Calendar, CalendarEvent
+    from airflow_provider_attendee.meetings.report import MeetingReport, ParticipantStats
 
     rng = random.Random(seed)
     calendars = [
@@ -200,7 +200,7 @@ def _in_process(method: str, dsn: str, count: int) -> dict[str, Any]:
 
 def _per_task(conn_id: str, count: int) -> dict[str, Any]:
     """``MeetingTables.write`` as a task calls it: the hook's new connection and the schema check each time."""
-    from airflow_provider_attendee.meeting_tables import MeetingTables
+    from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
 
     seconds, rows = 0.0, 0
     for meeting, people in next(chunks(count)):

@@ -30,7 +30,7 @@ def run(
     from airflow_provider_attendee.operators.calendar import AttendeeScheduleCalendarBotsOperator
     from airflow_provider_attendee.testing import start_simulator
     from airflow_provider_attendee.testing.calendar_model import CalendarModel
-    from airflow_provider_attendee.testing.scenario import EventSpec
+    from airflow_provider_attendee.testing.simulator.scenario import EventSpec
 
     with start_simulator(time_scale=0) as sim:
         simulator = sim.simulator

@@ -59,7 +59,7 @@ def _peak_mb(function: Any, events: Iterator[tuple[int, str, str, str, str, bool
 
 def ours(events: Any) -> Any:
     """The streaming report: consumes any iterable once."""
-    from airflow_provider_attendee.report import ReportBuilder
+    from airflow_provider_attendee.meetings.report import ReportBuilder
 
     builder = ReportBuilder()
     add = builder.add_raw

@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "airflow_provider_attendee"
 DISTRIBUTION = "airflow-provider-attendee"
 #: In the wheel, besides the package's modules.
-WHEEL_MUST_HOLD = (f"{PACKAGE}/py.typed", f"{PACKAGE}/get_provider_info.py", f"{PACKAGE}/plugins.py")
+WHEEL_MUST_HOLD = (f"{PACKAGE}/py.typed", f"{PACKAGE}/get_provider_info.py", f"{PACKAGE}/plugins/webhooks.py")
 ENTRY_POINTS = (
     "[apache_airflow_provider]\nprovider_info = airflow_provider_attendee.get_provider_info:get_provider_info",
-    "[airflow.plugins]\nattendee_webhooks = airflow_provider_attendee.plugins:AttendeeWebhooksPlugin",
+    "[airflow.plugins]\nattendee_webhooks = airflow_provider_attendee.plugins.webhooks:AttendeeWebhooksPlugin",
 )
 SDIST_MUST_HOLD = ("example_dags", "tests", "README.md", "CHANGELOG.md", "LICENSE", "pyproject.toml")
 DAGBAG_PROBE = """

@@ -29,7 +29,7 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", DAGS_FOLDER)
 os.environ.setdefault("ATTENDEE_EXAMPLE_POLL_SECONDS", "0.5")
 
 from airflow_provider_attendee.testing import Exchange
-from airflow_provider_attendee.testing.simulator import exchange_listeners
+from airflow_provider_attendee.testing.simulator.core import exchange_listeners
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -28,9 +28,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlparse
 
-from airflow_provider_attendee.models import Bot, Calendar, CalendarEvent
-from airflow_provider_attendee.report import MeetingReport
-from airflow_provider_attendee.states import DEPARTURE_EVENTS, JOINED_EVENT
+from airflow_provider_attendee.client.models import Bot, Calendar, CalendarEvent
+from airflow_provider_attendee.client.states import DEPARTURE_EVENTS, JOINED_EVENT
+from airflow_provider_attendee.meetings.report import MeetingReport
 
 #: Bot metadata keys read for the calendar event (the example calendar sync sets both).
 EVENT_ID_KEY = "event_id"

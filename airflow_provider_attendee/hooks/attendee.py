@@ -23,11 +23,11 @@ import tenacity
 from airflow.sdk import BaseHook
 from pydantic import BaseModel
 
-from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID, _http
-from airflow_provider_attendee._http import ClientSettings, format_datetime, path_id
-from airflow_provider_attendee.exceptions import AttendeeConfigurationError, AttendeeError
-from airflow_provider_attendee.meeting_urls import stored_form
-from airflow_provider_attendee.models import (
+from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID
+from airflow_provider_attendee.client import http
+from airflow_provider_attendee.client.http import ClientSettings, format_datetime, path_id
+from airflow_provider_attendee.client.meeting_urls import stored_form
+from airflow_provider_attendee.client.models import (
     Bot,
     BotState,
     Calendar,
@@ -38,6 +38,7 @@ from airflow_provider_attendee.models import (
     Recording,
     TranscriptUtterance,
 )
+from airflow_provider_attendee.exceptions import AttendeeConfigurationError, AttendeeError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 DateLike = datetime | date | str
@@ -123,7 +124,7 @@ class AttendeeHook(BaseHook):
             from airflow.sdk.log import mask_secret
 
             mask_secret(conn.password)
-        return _http.settings_from_connection(conn_id, conn.host, conn.port, conn.password, extra)
+        return http.settings_from_connection(conn_id, conn.host, conn.port, conn.password, extra)
 
     def _lookup_error(self, error: Exception) -> AttendeeConfigurationError:
         return AttendeeConfigurationError(
@@ -248,8 +249,8 @@ class AttendeeHook(BaseHook):
     # ------------------------------------------------------------------------------- request engine
     def _url(self, path_or_url: str, base_url: str) -> str:
         if "://" in path_or_url:
-            return _http.same_origin_url(path_or_url, base_url)
-        return base_url + _http.API_PREFIX + path_or_url
+            return http.same_origin_url(path_or_url, base_url)
+        return base_url + http.API_PREFIX + path_or_url
 
     def _request(
         self,
@@ -265,14 +266,14 @@ class AttendeeHook(BaseHook):
         what = f"{method} {urlsplit(url).path}"
         safe = method != "POST" if idempotent is None else idempotent
         try:
-            for attempt in tenacity.Retrying(**_http.retry_policy(settings, idempotent=safe, what=what)):
+            for attempt in tenacity.Retrying(**http.retry_policy(settings, idempotent=safe, what=what)):
                 with attempt:
                     response = self.client.request(
-                        method, url, params=_http.clean_params(params or {}) or None, json=json
+                        method, url, params=http.clean_params(params or {}) or None, json=json
                     )
-                    _http.raise_for_status(response, settings)
+                    http.raise_for_status(response, settings)
         except httpx.TransportError as err:
-            raise _http.transport_error(err, settings, what) from None
+            raise http.transport_error(err, settings, what) from None
         return response
 
     async def _arequest(
@@ -291,35 +292,35 @@ class AttendeeHook(BaseHook):
         safe = method != "POST" if idempotent is None else idempotent
         try:
             async for attempt in tenacity.AsyncRetrying(
-                **_http.retry_policy(settings, idempotent=safe, what=what)
+                **http.retry_policy(settings, idempotent=safe, what=what)
             ):
                 with attempt:
                     async with pool.slots:
                         response = await pool.client.request(
-                            method, url, params=_http.clean_params(params or {}) or None, json=json
+                            method, url, params=http.clean_params(params or {}) or None, json=json
                         )
-                    _http.raise_for_status(response, settings)
+                    http.raise_for_status(response, settings)
         except httpx.TransportError as err:
-            raise _http.transport_error(err, settings, what) from None
+            raise http.transport_error(err, settings, what) from None
         return response
 
     def _one(self, model: type[ModelT], method: str, path: str, **kwargs: Any) -> ModelT:
         response = self._request(method, path, **kwargs)
-        return _http.validate(model, _http.parse_json(response), response)
+        return http.validate(model, http.parse_json(response), response)
 
     async def _aone(self, model: type[ModelT], method: str, path: str, **kwargs: Any) -> ModelT:
         response = await self._arequest(method, path, **kwargs)
-        return _http.validate(model, _http.parse_json(response), response)
+        return http.validate(model, http.parse_json(response), response)
 
     def _paginate(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> Iterator[ModelT]:
         url: str | None = path
         query: Mapping[str, Any] | None = params
         while url:
             response = self._request("GET", url, params=query)
-            results, url = _http.page_of(_http.parse_json(response), response, self.settings.base_url)
+            results, url = http.page_of(http.parse_json(response), response, self.settings.base_url)
             query = None  # the next link carries the filters
             for item in results:
-                yield _http.validate(model, item, response)
+                yield http.validate(model, item, response)
 
     async def _apaginate(
         self, model: type[ModelT], path: str, params: Mapping[str, Any]
@@ -328,20 +329,20 @@ class AttendeeHook(BaseHook):
         query: Mapping[str, Any] | None = params
         while url:
             response = await self._arequest("GET", url, params=query)
-            results, url = _http.page_of(
-                _http.parse_json(response), response, (await self.aget_settings()).base_url
+            results, url = http.page_of(
+                http.parse_json(response), response, (await self.aget_settings()).base_url
             )
             query = None
             for item in results:
-                yield _http.validate(model, item, response)
+                yield http.validate(model, item, response)
 
     def _list(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> list[ModelT]:
         response = self._request("GET", path, params=params)
-        return _http.list_of(model, _http.parse_json(response), response)
+        return http.list_of(model, http.parse_json(response), response)
 
     async def _alist(self, model: type[ModelT], path: str, params: Mapping[str, Any]) -> list[ModelT]:
         response = await self._arequest("GET", path, params=params)
-        return _http.list_of(model, _http.parse_json(response), response)
+        return http.list_of(model, http.parse_json(response), response)
 
     # ------------------------------------------------------------------------------ request shapes
     @staticmethod
@@ -487,7 +488,7 @@ class AttendeeHook(BaseHook):
         """Bots of the project, lazily over every page; ``states`` is sent as repeated parameters.
 
         ``meeting_url`` may be the URL as copied from an invite: it is normalised the way the server stores
-        URLs (:func:`~airflow_provider_attendee.meeting_urls.normalize_meeting_url`) before the exact match.
+        URLs (:func:`~airflow_provider_attendee.client.meeting_urls.normalize_meeting_url`) before the exact match.
         """
         params = self._bot_filters(states, meeting_url, deduplication_key, join_at_after, join_at_before)
         return self._paginate(Bot, "/bots", params)
@@ -513,10 +514,10 @@ class AttendeeHook(BaseHook):
         link; re-reading the last page's URL later shows the bots created since (the list's tail)."""
         params = None if page_url else self._bot_filters(None, meeting_url, None, None, None)
         response = await self._arequest("GET", page_url or "/bots", params=params)
-        results, next_url = _http.page_of(
-            _http.parse_json(response), response, (await self.aget_settings()).base_url
+        results, next_url = http.page_of(
+            http.parse_json(response), response, (await self.aget_settings()).base_url
         )
-        return [_http.validate(Bot, item, response) for item in results], next_url
+        return [http.validate(Bot, item, response) for item in results], next_url
 
     def update_bot(
         self,

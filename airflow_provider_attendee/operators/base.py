@@ -13,9 +13,9 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee._compat import AirflowSensorTimeout, default_deferrable
+from airflow_provider_attendee.client.states import resolve_states
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
 from airflow_provider_attendee.links import BOT_URL_XCOM_KEY, AttendeeBotLink
-from airflow_provider_attendee.states import resolve_states
 
 # The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.
 if TYPE_CHECKING:
@@ -89,8 +89,12 @@ class AttendeeWaitingOperator(AttendeeBaseOperator):
         failure_states: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """Return once the bot is in a target state; defers (same trigger as the sensor) if deferrable."""
+        from airflow_provider_attendee.meetings.verdicts import (
+            bot_summary,
+            evaluate_bot_state,
+            waiting_for_state,
+        )
         from airflow_provider_attendee.triggers.attendee import AttendeeBotStateTrigger
-        from airflow_provider_attendee.verdicts import bot_summary, evaluate_bot_state, waiting_for_state
 
         targets, failures = resolve_states(target_states, failure_states)
         bot = self.hook.get_bot(bot_id)

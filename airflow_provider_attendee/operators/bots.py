@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
+from airflow_provider_attendee.client.states import TERMINAL, resolve_states
 from airflow_provider_attendee.exceptions import (
     AttendeeBotFailedError,
     AttendeeDeduplicationKeyInUseError,
@@ -15,11 +16,10 @@ from airflow_provider_attendee.exceptions import (
     AttendeeInvalidStateError,
 )
 from airflow_provider_attendee.operators.base import AttendeeWaitingOperator
-from airflow_provider_attendee.states import TERMINAL, resolve_states
 from airflow_provider_attendee.templating import is_templated
 
 if TYPE_CHECKING:
-    from airflow_provider_attendee.models import Bot
+    from airflow_provider_attendee.client.models import Bot
 
 LEAVE_ACTION_XCOM_KEY = "attendee_leave_action"
 
@@ -112,7 +112,7 @@ class AttendeeCreateBotOperator(AttendeeWaitingOperator):
         return live[-1] if live else None
 
     def execute(self, context: Context) -> str:
-        from airflow_provider_attendee.bot_settings import with_report_settings
+        from airflow_provider_attendee.client.bot_settings import with_report_settings
 
         if self.wait_for_states:  # rendered now: a bad state name fails before a bot is created
             resolve_states(self.wait_for_states, self.failure_states)

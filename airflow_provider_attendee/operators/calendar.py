@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_attendee import DEFAULT_BOT_NAME, DEFAULT_CONN_ID
-from airflow_provider_attendee.arguments import check_selection
 from airflow_provider_attendee.exceptions import AttendeeCalendarSyncError, AttendeeConfigurationError
+from airflow_provider_attendee.meetings.arguments import check_selection
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
 
 # The hook, models and the reconciliation are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
-    from airflow_provider_attendee.calendar_sync import EventFilter, Selection
+    from airflow_provider_attendee.client.models import CalendarEvent
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
-    from airflow_provider_attendee.models import CalendarEvent
+    from airflow_provider_attendee.meetings.calendar_plan import EventFilter, Selection
 
 
 #: How far before the previous run the "changed since" listing starts (clock skew between Airflow and server).
@@ -178,7 +178,7 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
     @property
     def selection(self) -> Selection:
         """Which calendar events get a bot."""
-        from airflow_provider_attendee.calendar_sync import Selection
+        from airflow_provider_attendee.meetings.calendar_plan import Selection
 
         return Selection(
             skip_name_regex=self.skip_name_regex,
@@ -261,8 +261,8 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
             yield event
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_attendee._http import format_datetime
-        from airflow_provider_attendee.calendar_sync import RejectionMemory, plan, summarise
+        from airflow_provider_attendee.client.http import format_datetime
+        from airflow_provider_attendee.meetings.calendar_plan import RejectionMemory, plan, summarise
 
         hook = self.hook
         settings = hook.settings  # resolved synchronously here; the async calls below reuse it
@@ -345,8 +345,8 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         return summary
 
     async def _run(self, hook: AttendeeHook, actions: Any, limit: int) -> Any:
-        from airflow_provider_attendee.bot_settings import with_report_settings
-        from airflow_provider_attendee.calendar_sync import execute_plan
+        from airflow_provider_attendee.client.bot_settings import with_report_settings
+        from airflow_provider_attendee.meetings.calendar_plan import execute_plan
 
         try:
             return await execute_plan(

@@ -67,7 +67,7 @@ class AttendeeMeetingDigestOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_attendee.analytics import digest_render
         from airflow_provider_attendee.analytics.digest import digest_week
-        from airflow_provider_attendee.meeting_tables import MeetingTables
+        from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
         from airflow_provider_attendee.storage import write_text, write_with
 
         if not isinstance(self.previous_weeks, int) or not 0 <= self.previous_weeks <= 104:

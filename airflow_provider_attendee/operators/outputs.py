@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Context
 
 from airflow_provider_attendee._compat import conf
+from airflow_provider_attendee.client.states import DEPARTURE_EVENTS, JOINED_EVENT, LEFT_EVENTS
 from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeDestinationError,
@@ -19,7 +20,6 @@ from airflow_provider_attendee.exceptions import (
 )
 from airflow_provider_attendee.links import AttendeeBotLink
 from airflow_provider_attendee.operators.base import AttendeeBaseOperator
-from airflow_provider_attendee.states import DEPARTURE_EVENTS, JOINED_EVENT, LEFT_EVENTS
 from airflow_provider_attendee.storage import (
     as_path,
     atomic_open,
@@ -31,8 +31,8 @@ from airflow_provider_attendee.templating import is_templated
 
 # Models, renderers and the report are imported where used: DAG files parse without loading them.
 if TYPE_CHECKING:
-    from airflow_provider_attendee.models import Bot
-    from airflow_provider_attendee.report import MeetingReport
+    from airflow_provider_attendee.client.models import Bot
+    from airflow_provider_attendee.meetings.report import MeetingReport
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
 
     def _formats(self) -> list[str]:
         """The formats as a list ("json, txt" from a rendered template too), checked."""
-        from airflow_provider_attendee.transcript_formats import FORMATS
+        from airflow_provider_attendee.meetings.transcript_formats import FORMATS
 
         given = self.formats
         names = given.replace(",", " ").split() if isinstance(given, str) else [str(f) for f in given]
@@ -136,7 +136,7 @@ class AttendeeTranscriptOperator(_OutputOperator):
         return names
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_attendee import transcript_formats
+        from airflow_provider_attendee.meetings import transcript_formats
 
         formats = self._formats()
         self.push_bot_link(context, self.bot_id)
@@ -264,7 +264,7 @@ class AttendeeParticipantReportOperator(_OutputOperator):
 
     With ``sql_conn_id``, the same figures also go into the meeting tables of that SQL database (one row
     for the bot, one per participant; a failed bot with its reason), replacing this bot's earlier rows in
-    one transaction; the tables are created when missing (see ``airflow_provider_attendee.meeting_tables``).
+    one transaction; the tables are created when missing (see ``airflow_provider_attendee.hooks.meeting_tables``).
 
     :param sql_conn_id: an Airflow connection of a SQL database (DbApiHook: postgres, sqlite, mysql,
         snowflake), or ``attendee_meetings`` for the embedded SQLite file when no such connection exists
@@ -295,8 +295,8 @@ class AttendeeParticipantReportOperator(_OutputOperator):
         self.sql_tables = sql_tables
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_attendee import report_render
-        from airflow_provider_attendee.report import ReportBuilder
+        from airflow_provider_attendee.meetings import report_render
+        from airflow_provider_attendee.meetings.report import ReportBuilder
 
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
@@ -336,7 +336,7 @@ class AttendeeParticipantReportOperator(_OutputOperator):
     def append_to_tables(self, context: Context, bot: Bot, report: MeetingReport) -> dict[str, Any]:
         """The report's figures into the meeting tables; the task's outlets get the bot in their event."""
         from airflow_provider_attendee.analytics.rows import meeting_rows
-        from airflow_provider_attendee.meeting_tables import (
+        from airflow_provider_attendee.hooks.meeting_tables import (
             EmbeddedSqliteHook,
             MeetingTables,
             calendar_context,

@@ -16,16 +16,16 @@ from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
 from airflow_provider_attendee._compat import default_deferrable
-from airflow_provider_attendee.arguments import compile_name_pattern, validate_threshold
+from airflow_provider_attendee.client.states import resolve_states
 from airflow_provider_attendee.exceptions import AttendeeBotFailedError, AttendeeError
 from airflow_provider_attendee.links import AttendeeBotLink
+from airflow_provider_attendee.meetings.arguments import compile_name_pattern, validate_threshold
 from airflow_provider_attendee.operators.base import AttendeeHookMixin
-from airflow_provider_attendee.states import resolve_states
 from airflow_provider_attendee.templating import is_templated
 
 # The hook, models and triggers are imported where used: DAG files parse without loading pydantic models.
 if TYPE_CHECKING:
-    from airflow_provider_attendee.presence import PresenceTracker
+    from airflow_provider_attendee.meetings.presence import PresenceTracker
     from airflow_provider_attendee.triggers.attendee import AttendeePollingTrigger
 
 
@@ -139,7 +139,7 @@ class AttendeeBotStateSensor(AttendeeBaseSensor):
             resolve_states(target_states, failure_states)  # a typo fails at parse time; templates at run time
 
     def check(self, context: Context) -> dict[str, Any] | None:
-        from airflow_provider_attendee.verdicts import evaluate_bot_state, waiting_for_state
+        from airflow_provider_attendee.meetings.verdicts import evaluate_bot_state, waiting_for_state
 
         target, failure = resolve_states(self.target_states, self.failure_states)
         bot = self.hook.get_bot(self.bot_id)
@@ -178,7 +178,7 @@ class AttendeeTranscriptReadySensor(AttendeeBaseSensor):
         self.require_recording = require_recording
 
     def check(self, context: Context) -> dict[str, Any] | None:
-        from airflow_provider_attendee.verdicts import (
+        from airflow_provider_attendee.meetings.verdicts import (
             bot_summary,
             evaluate_transcript,
             waiting_for_transcript,
@@ -261,8 +261,8 @@ class AttendeeParticipantCountSensor(AttendeeBaseSensor):
         )
 
     def check(self, context: Context) -> dict[str, Any] | None:
-        from airflow_provider_attendee.presence import PresenceTracker
-        from airflow_provider_attendee.verdicts import count_verdict, waiting_for_count
+        from airflow_provider_attendee.meetings.presence import PresenceTracker
+        from airflow_provider_attendee.meetings.verdicts import count_verdict, waiting_for_count
 
         threshold, comparison = validate_threshold(self.threshold, self.comparison)
         if self._tracker is None:

@@ -19,24 +19,24 @@ from typing import TYPE_CHECKING, Any
 # Loaded on first use (PEP 562): the pytest plugin imports this package when pytest starts, before a
 # conftest has configured Airflow, so importing it must not import Airflow or the server.
 _EXPORTS = {
-    "SimulatorAdmin": "airflow_provider_attendee.testing.admin",
-    "FaultConfig": "airflow_provider_attendee.testing.faults",
-    "FaultRule": "airflow_provider_attendee.testing.faults",
+    "SimulatorAdmin": "airflow_provider_attendee.testing.simulator.admin",
+    "FaultConfig": "airflow_provider_attendee.testing.simulator.faults",
+    "FaultRule": "airflow_provider_attendee.testing.simulator.faults",
     "RunningSimulator": "airflow_provider_attendee.testing.runner",
     "start_simulator": "airflow_provider_attendee.testing.runner",
-    "Scenario": "airflow_provider_attendee.testing.scenario",
-    "load_scenario": "airflow_provider_attendee.testing.scenario",
-    "DEFAULT_API_KEY": "airflow_provider_attendee.testing.simulator",
-    "AttendeeSimulator": "airflow_provider_attendee.testing.simulator",
-    "Exchange": "airflow_provider_attendee.testing.simulator",
+    "Scenario": "airflow_provider_attendee.testing.simulator.scenario",
+    "load_scenario": "airflow_provider_attendee.testing.simulator.scenario",
+    "DEFAULT_API_KEY": "airflow_provider_attendee.testing.simulator.core",
+    "AttendeeSimulator": "airflow_provider_attendee.testing.simulator.core",
+    "Exchange": "airflow_provider_attendee.testing.simulator.core",
 }
 
 if TYPE_CHECKING:
-    from airflow_provider_attendee.testing.admin import SimulatorAdmin
-    from airflow_provider_attendee.testing.faults import FaultConfig, FaultRule
     from airflow_provider_attendee.testing.runner import RunningSimulator, start_simulator
-    from airflow_provider_attendee.testing.scenario import Scenario, load_scenario
-    from airflow_provider_attendee.testing.simulator import DEFAULT_API_KEY, AttendeeSimulator, Exchange
+    from airflow_provider_attendee.testing.simulator.admin import SimulatorAdmin
+    from airflow_provider_attendee.testing.simulator.core import DEFAULT_API_KEY, AttendeeSimulator, Exchange
+    from airflow_provider_attendee.testing.simulator.faults import FaultConfig, FaultRule
+    from airflow_provider_attendee.testing.simulator.scenario import Scenario, load_scenario
 
 
 def __getattr__(name: str) -> Any:

@@ -8,11 +8,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from airflow_provider_attendee.testing.admin import SimulatorAdmin
-from airflow_provider_attendee.testing.faults import FaultConfig
-from airflow_provider_attendee.testing.scenario import Scenario
-from airflow_provider_attendee.testing.server import SimulatorServer
-from airflow_provider_attendee.testing.simulator import DEFAULT_API_KEY, AttendeeSimulator
+from airflow_provider_attendee.testing.simulator.admin import SimulatorAdmin
+from airflow_provider_attendee.testing.simulator.core import DEFAULT_API_KEY, AttendeeSimulator
+from airflow_provider_attendee.testing.simulator.faults import FaultConfig
+from airflow_provider_attendee.testing.simulator.scenario import Scenario
+from airflow_provider_attendee.testing.simulator.server import SimulatorServer
 
 
 @dataclass

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseEventTrigger, BaseTrigger, TriggerEvent
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
+from airflow_provider_attendee.client.states import TERMINAL, parse_state
 from airflow_provider_attendee.exceptions import (
     AttendeeConnectionError,
     AttendeeError,
@@ -29,8 +30,7 @@ from airflow_provider_attendee.exceptions import (
     AttendeeServerError,
     AttendeeUnexpectedResponseError,
 )
-from airflow_provider_attendee.states import TERMINAL, parse_state
-from airflow_provider_attendee.verdicts import (
+from airflow_provider_attendee.meetings.verdicts import (
     bot_summary,
     count_verdict,
     evaluate_bot_state,
@@ -43,9 +43,9 @@ from airflow_provider_attendee.verdicts import (
 # The hook and its pydantic models are imported when a trigger runs (in the triggerer), not when a DAG
 # file that creates one (an AssetWatcher's trigger) is parsed.
 if TYPE_CHECKING:
-    from airflow_provider_attendee.bot_watch import WatchState
+    from airflow_provider_attendee.client.bot_watch import WatchState
+    from airflow_provider_attendee.client.models import Bot
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
-    from airflow_provider_attendee.models import Bot
 
 TRANSIENT_ERRORS = (
     AttendeeConnectionError,
@@ -229,7 +229,7 @@ class AttendeeParticipantCountTrigger(AttendeePollingTrigger):
         presence: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_attendee.presence import PresenceTracker
+        from airflow_provider_attendee.meetings.presence import PresenceTracker
 
         super().__init__(**kwargs)
         self.bot_id = bot_id
@@ -344,7 +344,7 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
         except Exception as err:  # the store is best effort; memory still works while this process runs
             self.log.warning("Could not read the asset state store: %s", err)
             return
-        from airflow_provider_attendee.bot_watch import WatchState
+        from airflow_provider_attendee.client.bot_watch import WatchState
 
         self._watching = WatchState.from_json(stored)
 
@@ -373,7 +373,7 @@ class AttendeeBotEventTrigger(BaseEventTrigger):
 
     async def poll(self, hook: AttendeeHook) -> tuple[list[Bot], WatchState]:
         """One look: the bots to emit now, and the state for the next look."""
-        from airflow_provider_attendee.bot_watch import WatchState, look
+        from airflow_provider_attendee.client.bot_watch import WatchState, look
 
         first = self._watching is None
         if self.state in TERMINAL:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_attendee.meeting_tables import MeetingTables
+from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
 from airflow_provider_attendee.testing.services import missing_services
 
 CONN_ID = "meeting_tables_test"

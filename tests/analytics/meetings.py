@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_attendee.analytics.rows import MeetingRow, ParticipantRow, meeting_rows
-from airflow_provider_attendee.models import Bot, Calendar, CalendarEvent
-from airflow_provider_attendee.report import MeetingReport, ParticipantStats
+from airflow_provider_attendee.client.models import Bot, Calendar, CalendarEvent
+from airflow_provider_attendee.meetings.report import MeetingReport, ParticipantStats
 
 UTC = timezone.utc
 #: Mondays: the digest's previous week, its week, and a week outside a one-week comparison.

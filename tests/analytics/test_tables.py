@@ -13,7 +13,7 @@ from airflow_provider_attendee.analytics.rows import meeting_rows
 from airflow_provider_attendee.analytics.schema import SCHEMA_VERSION
 from airflow_provider_attendee.analytics.store import fetch
 from airflow_provider_attendee.exceptions import AttendeeTablesConfigurationError, AttendeeTablesError
-from airflow_provider_attendee.meeting_tables import MeetingTables
+from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
 from tests.analytics.meetings import ENG, ENG_INVITES, WEEK_2, event, failed_bot, finished_bot, report
 
 START = WEEK_2 + timedelta(hours=5)

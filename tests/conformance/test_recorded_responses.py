@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 import respx
 
-from airflow_provider_attendee.calendar_sync import Selection, plan
-from airflow_provider_attendee.exceptions import AttendeeNotFoundError, AttendeeRecordingMissingError
-from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import (
+from airflow_provider_attendee.client.models import (
     Bot,
     Calendar,
     CalendarEvent,
@@ -24,16 +21,19 @@ from airflow_provider_attendee.models import (
     Recording,
     TranscriptUtterance,
 )
+from airflow_provider_attendee.exceptions import AttendeeNotFoundError, AttendeeRecordingMissingError
+from airflow_provider_attendee.hooks.attendee import AttendeeHook
+from airflow_provider_attendee.meetings.calendar_plan import Selection, plan
+from airflow_provider_attendee.meetings.presence import PresenceTracker
+from airflow_provider_attendee.meetings.report import ReportBuilder
+from airflow_provider_attendee.meetings.transcript_formats import FORMATS, records, render
 from airflow_provider_attendee.operators.outputs import (
     AttendeeParticipantReportOperator,
     AttendeeRecordingOperator,
     AttendeeTranscriptOperator,
     meeting_window_ms,
 )
-from airflow_provider_attendee.presence import PresenceTracker
-from airflow_provider_attendee.report import ReportBuilder
 from airflow_provider_attendee.sensors.attendee import AttendeeParticipantCountSensor
-from airflow_provider_attendee.transcript_formats import FORMATS, records, render
 from tests.conformance.recordings import all_names, load
 from tests.operators.conftest import FakeTaskInstance
 from tests.unit.conftest import API, conn_json

@@ -27,7 +27,7 @@ def db(airflow_db):
     from airflow.utils.session import create_session
     from sqlalchemy import delete, select, update
 
-    from airflow_provider_attendee import _asset_events
+    from airflow_provider_attendee.plugins import _asset_events
 
     _asset_events.load_models()
     with create_session() as session:
@@ -47,7 +47,7 @@ def db(airflow_db):
 
 
 def record(bot_id: str) -> None:
-    from airflow_provider_attendee._asset_events import record_delivery
+    from airflow_provider_attendee.plugins._asset_events import record_delivery
 
     record_delivery(
         idempotency_key=str(uuid.uuid4()),
@@ -103,7 +103,7 @@ def scheduler_pass() -> str | None:
     from airflow.utils.types import DagRunType
     from sqlalchemy import delete, func, select
 
-    from airflow_provider_attendee._asset_events import _create_run
+    from airflow_provider_attendee.plugins._asset_events import _create_run
 
     with create_session() as session:
         newest = session.scalar(
@@ -137,7 +137,7 @@ def test_an_event_the_scheduler_stranded_gets_a_run_of_its_own_once(db):
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
-    from airflow_provider_attendee._asset_events import reconcile
+    from airflow_provider_attendee.plugins._asset_events import reconcile
 
     record("bot_stranded")
     # As on a busy machine: a run was created (run_after later than the event) that did not see the
@@ -173,7 +173,7 @@ def test_an_event_left_behind_is_queued_again_and_consumed_by_the_next_run(db):
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
-    from airflow_provider_attendee._asset_events import reconcile
+    from airflow_provider_attendee.plugins._asset_events import reconcile
 
     record("bot_first")
     scheduler_pass()
@@ -191,7 +191,7 @@ def test_an_event_left_behind_is_queued_again_and_consumed_by_the_next_run(db):
 def test_deliveries_committing_concurrently_with_scheduler_passes_are_each_consumed_once(db):
     """200 meetings recorded from 8 threads while a scheduler pass runs in a loop; after the repairs every
     meeting is consumed by exactly one run."""
-    from airflow_provider_attendee._asset_events import reconcile
+    from airflow_provider_attendee.plugins._asset_events import reconcile
 
     bots = [f"bot_race_{i:03d}" for i in range(200)]
     done = threading.Event()
@@ -225,8 +225,8 @@ def test_deliveries_committing_concurrently_with_scheduler_passes_are_each_consu
 def test_push_and_catch_up_emit_a_meeting_once(db, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from airflow_provider_attendee._asset_events import record_caught_up
-    from airflow_provider_attendee.webhook_receiver import create_app
+    from airflow_provider_attendee.plugins._asset_events import record_caught_up
+    from airflow_provider_attendee.plugins.webhook_receiver import create_app
 
     webhook_connection(monkeypatch)
     client = TestClient(create_app())
@@ -250,8 +250,8 @@ def test_old_rows_are_pruned_and_old_payloads_refused(db, monkeypatch):
     from fastapi.testclient import TestClient
     from sqlalchemy import func, select, update
 
-    from airflow_provider_attendee._asset_events import deliveries, finished_meetings, prune
-    from airflow_provider_attendee.webhook_receiver import create_app
+    from airflow_provider_attendee.plugins._asset_events import deliveries, finished_meetings, prune
+    from airflow_provider_attendee.plugins.webhook_receiver import create_app
 
     record("bot_old")
     record("bot_new")
@@ -289,7 +289,7 @@ def test_a_connection_is_caught_up_while_its_deliveries_are_kept(db):
     from airflow.utils.session import create_session
     from sqlalchemy import update
 
-    from airflow_provider_attendee._asset_events import catch_up_conn_ids, deliveries, prune
+    from airflow_provider_attendee.plugins._asset_events import catch_up_conn_ids, deliveries, prune
 
     assert catch_up_conn_ids() == []
     record("bot_last_pushed")  # the last delivery before the webhook was deleted
@@ -307,13 +307,13 @@ def test_a_refusal_names_the_delivery_it_refused(db, monkeypatch, caplog):
 
     from fastapi.testclient import TestClient
 
-    from airflow_provider_attendee.webhook_receiver import create_app
+    from airflow_provider_attendee.plugins.webhook_receiver import create_app
 
     webhook_connection(monkeypatch)
     client = TestClient(create_app())
     payload = envelope("bot_refused")
     wrong = base64.b64encode(b"a-rotated-secret-of-thirty-two-b").decode()
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_attendee.webhook_receiver"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_attendee.plugins.webhook_receiver"):
         assert post(client, payload, secret=wrong).status_code == 401
     (line,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert "bot.state_change" in line and "bot_refused" in line and payload["idempotency_key"] in line
@@ -321,8 +321,8 @@ def test_a_refusal_names_the_delivery_it_refused(db, monkeypatch, caplog):
 
 
 def test_switches_turn_the_endpoint_and_the_background_work_off(db, monkeypatch):
-    from airflow_provider_attendee import event_sweeper
-    from airflow_provider_attendee.plugins import AttendeeWebhooksPlugin
+    from airflow_provider_attendee.plugins import event_sweeper
+    from airflow_provider_attendee.plugins.webhooks import AttendeeWebhooksPlugin
 
     monkeypatch.setenv("AIRFLOW__ATTENDEE__WEBHOOK_RECEIVER", "False")
     monkeypatch.setenv("AIRFLOW__ATTENDEE__EVENT_SWEEPER", "False")
@@ -341,9 +341,9 @@ def test_the_sweeper_does_nothing_while_no_dag_is_scheduled_on_an_attendee_asset
     from airflow.utils.session import create_session
     from sqlalchemy import update
 
-    from airflow_provider_attendee import _asset_events
-    from airflow_provider_attendee.event_settings import read_settings
-    from airflow_provider_attendee.event_sweeper import EventSweeper
+    from airflow_provider_attendee.plugins import _asset_events
+    from airflow_provider_attendee.plugins.event_settings import read_settings
+    from airflow_provider_attendee.plugins.event_sweeper import EventSweeper
 
     calls: list[str] = []
     for name in ("reconcile", "catch_up_conn_ids", "prune"):
@@ -360,7 +360,7 @@ def test_the_sweeper_does_nothing_while_no_dag_is_scheduled_on_an_attendee_asset
     for _ in range(5):
         idle.run_once()
     assert idle.passes == 0 and calls == []  # one cheap check, then nothing until the next one
-    from airflow_provider_attendee import event_sweeper
+    from airflow_provider_attendee.plugins import event_sweeper
 
     monkeypatch.setattr(event_sweeper, "_sweeper", idle)
     event_sweeper.wake()  # a delivery created an asset event: the idle wait ends at once
@@ -376,8 +376,8 @@ def test_the_sweeper_does_nothing_while_no_dag_is_scheduled_on_an_attendee_asset
 def test_the_catch_up_emits_meetings_push_missed_once_and_respects_the_lease(db, attendee_simulator):
     from datetime import timedelta as td
 
-    from airflow_provider_attendee.catch_up import catch_up
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee.plugins.catch_up import catch_up
 
     sim = attendee_simulator
     with AttendeeHook() as hook:

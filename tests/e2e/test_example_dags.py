@@ -49,8 +49,8 @@ def task_states(run) -> dict[str, str]:
 NOT_AT_PARSE = (
     "matplotlib",
     "fsspec",
-    "airflow_provider_attendee.report",
-    "airflow_provider_attendee.report_render",
+    "airflow_provider_attendee.meetings.report",
+    "airflow_provider_attendee.meetings.report_render",
     "airflow_provider_attendee.testing",
 )
 CLIENT = ("httpx", "airflow_provider_attendee.hooks.attendee")
@@ -228,7 +228,7 @@ def test_post_meeting_dag_fills_the_tables_and_the_digest_reads_them(attendee_si
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
-    from airflow_provider_attendee.meeting_tables import embedded_database
+    from airflow_provider_attendee.hooks.meeting_tables import embedded_database
 
     hook = AttendeeHook()
     ended = [

@@ -27,7 +27,7 @@ MEETINGS = [
 def receiver(airflow_db, monkeypatch):
     """The receiver app on a free port (uvicorn in a thread), verifying with SECRET; readied before it
     serves, as the plugin does in the API server (this test's own thread imports Airflow's models too)."""
-    from airflow_provider_attendee.webhook_receiver import create_app, prepare
+    from airflow_provider_attendee.plugins.webhook_receiver import create_app, prepare
 
     webhook_connection(monkeypatch, "attendee_webhooks")
     prepare()
@@ -105,7 +105,7 @@ def test_a_bots_own_webhooks_replace_the_projects_and_failed_deliveries_are_retr
 
 
 def test_the_simulators_signature_is_the_one_the_receiver_verifies():
-    from airflow_provider_attendee.testing.webhook_delivery import sign
+    from airflow_provider_attendee.testing.simulator.webhook_delivery import sign
     from airflow_provider_attendee.webhooks import verify_webhook_signature
 
     payload = {
@@ -155,7 +155,7 @@ def test_transcript_and_participant_webhooks_match_what_the_api_lists(attendee_s
 def test_calendar_syncs_push_calendar_events_update_with_the_calendar_envelope(attendee_simulator, receiver):
     """Each calendar sync that changes events sends calendar.events_update, naming the calendar (not a bot);
     the receiver verifies and records it (``attendee://webhooks/calendar.events_update``)."""
-    from airflow_provider_attendee.webhook_receiver import asset_uris, event_extra
+    from airflow_provider_attendee.plugins.webhook_receiver import asset_uris, event_extra
 
     admin = attendee_simulator.admin
     admin.set_webhooks([{"url": receiver, "triggers": ["calendar.events_update"]}], SECRET)

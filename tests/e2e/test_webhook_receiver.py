@@ -31,7 +31,7 @@ def webhook_connection(monkeypatch, conn_id: str = "attendee_default", extra: di
 def client(airflow_db, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from airflow_provider_attendee.webhook_receiver import create_app
+    from airflow_provider_attendee.plugins.webhook_receiver import create_app
 
     webhook_connection(monkeypatch)
     return TestClient(create_app())

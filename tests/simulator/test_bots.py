@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from airflow_provider_attendee.client.models import BotState
 from airflow_provider_attendee.exceptions import (
     AttendeeAuthenticationError,
     AttendeeDeduplicationKeyInUseError,
@@ -16,7 +17,6 @@ from airflow_provider_attendee.exceptions import (
     AttendeeRecordingMissingError,
 )
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import BotState
 
 MEET = "https://meet.google.com/abc-defg-hij"
 SHORT_MEETING = {

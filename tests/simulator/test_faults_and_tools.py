@@ -14,9 +14,9 @@ import pytest
 from airflow_provider_attendee.exceptions import AttendeeConnectionError, AttendeeServerError
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.testing import FaultConfig, FaultRule, Scenario, load_scenario, start_simulator
-from airflow_provider_attendee.testing.faults import FaultInjector
 from airflow_provider_attendee.testing.real_airflow import free_port
-from airflow_provider_attendee.testing.scenario import generated_meeting
+from airflow_provider_attendee.testing.simulator.faults import FaultInjector
+from airflow_provider_attendee.testing.simulator.scenario import generated_meeting
 
 MEET = "https://meet.google.com/abc-defg-hij"
 
@@ -217,7 +217,7 @@ def test_cli_serves_the_api():
 
 
 def test_cli_names_the_default_key_in_help_and_banner(capsys):
-    from airflow_provider_attendee.testing.__main__ import banner, build_parser
+    from airflow_provider_attendee.testing.simulator.cli import banner, build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--help"])

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from airflow_provider_attendee.client.models import BotState
 from airflow_provider_attendee.exceptions import AttendeeInvalidRequestError, AttendeeNotFoundError
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import BotState
 
 MEET = "https://meet.google.com/abc-defg-hij"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow_provider_attendee.states import JOINED
-from airflow_provider_attendee.testing.clock import SimClock
-from airflow_provider_attendee.testing.scenario import load_scenario
-from airflow_provider_attendee.testing.state import SimBot, SimWorld
+from airflow_provider_attendee.client.states import JOINED
+from airflow_provider_attendee.testing.simulator.clock import SimClock
+from airflow_provider_attendee.testing.simulator.scenario import load_scenario
+from airflow_provider_attendee.testing.simulator.state import SimBot, SimWorld
 
 MEET = "https://meet.google.com/abc-defg-hij"
 ORIGIN = datetime(2030, 1, 1, tzinfo=timezone.utc)

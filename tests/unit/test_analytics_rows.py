@@ -15,8 +15,8 @@ from airflow_provider_attendee.analytics.rows import (
     week_of,
 )
 from airflow_provider_attendee.analytics.schema import DIALECTS, TableNames, ddl
-from airflow_provider_attendee.models import Bot
-from airflow_provider_attendee.report import ReportBuilder
+from airflow_provider_attendee.client.models import Bot
+from airflow_provider_attendee.meetings.report import ReportBuilder
 from tests.analytics.meetings import ENG, ENG_INVITES, WEEK_2, event, failed_bot, finished_bot, report
 
 STANDUP_ATTENDEES = [

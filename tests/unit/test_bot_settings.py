@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_attendee.bot_settings import REPORT_SETTINGS, merge_defaults, with_report_settings
+from airflow_provider_attendee.client.bot_settings import (
+    REPORT_SETTINGS,
+    merge_defaults,
+    with_report_settings,
+)
 
 SPEECH = "record_participant_speech_start_stop_events"
 

@@ -7,9 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from airflow_provider_attendee.bot_watch import IN_LIST_TAIL, LEFT_LIVE_LIST, WatchState, look
+from airflow_provider_attendee.client.bot_watch import IN_LIST_TAIL, LEFT_LIVE_LIST, WatchState, look
+from airflow_provider_attendee.client.models import Bot
 from airflow_provider_attendee.exceptions import AttendeeNotFoundError
-from airflow_provider_attendee.models import Bot
 
 ENDED = {"ended"}
 

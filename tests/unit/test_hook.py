@@ -15,6 +15,7 @@ import tenacity
 
 from airflow_provider_attendee import __version__
 from airflow_provider_attendee._compat import AirflowFailException
+from airflow_provider_attendee.client.models import BotState
 from airflow_provider_attendee.exceptions import (
     AttendeeAuthenticationError,
     AttendeeConfigurationError,
@@ -30,7 +31,6 @@ from airflow_provider_attendee.exceptions import (
     AttendeeUnexpectedResponseError,
 )
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import BotState
 from tests.unit.conftest import API, BASE, SECRET, bot, conn_json
 
 pytestmark = pytest.mark.usefixtures("attendee_conn")

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import respx
 
+from airflow_provider_attendee.client.models import BotState
 from airflow_provider_attendee.exceptions import AttendeeConnectionError, AttendeeNotFoundError
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
-from airflow_provider_attendee.models import BotState
 from tests.unit.conftest import API, SECRET, bot
 
 pytestmark = pytest.mark.usefixtures("attendee_conn")

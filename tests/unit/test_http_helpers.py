@@ -9,7 +9,7 @@ import httpx
 import pendulum
 import pytest
 
-from airflow_provider_attendee import _http
+from airflow_provider_attendee.client import http
 from airflow_provider_attendee.exceptions import (
     AttendeeConfigurationError,
     AttendeeRateLimitError,
@@ -30,7 +30,7 @@ from airflow_provider_attendee.exceptions import (
     ],
 )
 def test_format_datetime(value, expected):
-    assert _http.format_datetime(value, "t") == expected
+    assert http.format_datetime(value, "t") == expected
 
 
 @pytest.mark.parametrize(
@@ -43,26 +43,26 @@ def test_format_datetime(value, expected):
 )
 def test_format_datetime_rejects(value, message):
     with pytest.raises(AttendeeConfigurationError, match=message):
-        _http.format_datetime(value, "join_at")
+        http.format_datetime(value, "join_at")
 
 
 def test_same_origin_url():
     base = "https://attendee.example.com"
-    assert _http.same_origin_url("/api/v1/bots?cursor=x", base) == f"{base}/api/v1/bots?cursor=x"
+    assert http.same_origin_url("/api/v1/bots?cursor=x", base) == f"{base}/api/v1/bots?cursor=x"
     assert (
-        _http.same_origin_url("http://10.0.0.1:8000/api/v1/bots?cursor=x", base)
+        http.same_origin_url("http://10.0.0.1:8000/api/v1/bots?cursor=x", base)
         == f"{base}/api/v1/bots?cursor=x"
     )
-    assert _http.same_origin_url("https://evil.example/steal", base) == f"{base}/steal"
+    assert http.same_origin_url("https://evil.example/steal", base) == f"{base}/steal"
 
 
 def test_parse_retry_after():
     now = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
-    assert _http.parse_retry_after("7") == 7.0
-    assert _http.parse_retry_after("Wed, 01 Jan 2025 00:00:30 GMT", now=now) == 30.0
-    assert _http.parse_retry_after("Tue, 31 Dec 2024 00:00:30 GMT", now=now) == 0.0
-    assert _http.parse_retry_after("soon") is None
-    assert _http.parse_retry_after(None) is None
+    assert http.parse_retry_after("7") == 7.0
+    assert http.parse_retry_after("Wed, 01 Jan 2025 00:00:30 GMT", now=now) == 30.0
+    assert http.parse_retry_after("Tue, 31 Dec 2024 00:00:30 GMT", now=now) == 0.0
+    assert http.parse_retry_after("soon") is None
+    assert http.parse_retry_after(None) is None
 
 
 @pytest.mark.parametrize(
@@ -93,19 +93,19 @@ def test_describe_error_body(body, ctype, expected):
 def test_retry_safety_rules():
     server = AttendeeServerError("x", http_status=503)
     server_500 = AttendeeServerError("x", http_status=501)
-    assert _http.is_retryable(httpx.ConnectError("x"), idempotent=False)
-    assert _http.is_retryable(AttendeeRateLimitError("x", http_status=429), idempotent=False)
-    assert not _http.is_retryable(httpx.ReadTimeout("x"), idempotent=False)
-    assert not _http.is_retryable(server, idempotent=False)
-    assert _http.is_retryable(httpx.ReadTimeout("x"), idempotent=True)
-    assert _http.is_retryable(httpx.RemoteProtocolError("x"), idempotent=True)
-    assert _http.is_retryable(server, idempotent=True)
-    assert not _http.is_retryable(server_500, idempotent=True)
+    assert http.is_retryable(httpx.ConnectError("x"), idempotent=False)
+    assert http.is_retryable(AttendeeRateLimitError("x", http_status=429), idempotent=False)
+    assert not http.is_retryable(httpx.ReadTimeout("x"), idempotent=False)
+    assert not http.is_retryable(server, idempotent=False)
+    assert http.is_retryable(httpx.ReadTimeout("x"), idempotent=True)
+    assert http.is_retryable(httpx.RemoteProtocolError("x"), idempotent=True)
+    assert http.is_retryable(server, idempotent=True)
+    assert not http.is_retryable(server_500, idempotent=True)
 
 
 def test_backoff_grows_and_is_capped():
-    settings = _http.ClientSettings("c", "https://x", "k" * 8, retry_backoff=1.0, max_retry_time=10.0)
-    wait = _http._WaitRetryAfterOrBackoff(settings)
+    settings = http.ClientSettings("c", "https://x", "k" * 8, retry_backoff=1.0, max_retry_time=10.0)
+    wait = http._WaitRetryAfterOrBackoff(settings)
 
     class State:
         def __init__(self, n, error=None):
@@ -120,7 +120,7 @@ def test_backoff_grows_and_is_capped():
 
 
 def test_settings_repr_hides_key():
-    settings = _http.ClientSettings("c", "https://x", "TOPSECRET-123")
+    settings = http.ClientSettings("c", "https://x", "TOPSECRET-123")
     assert "TOPSECRET" not in repr(settings)
     assert timedelta(seconds=settings.timeout).total_seconds() == 30
 
@@ -147,6 +147,6 @@ def test_error_message_ends_the_server_text_with_one_full_stop():
 
 
 def test_bot_link_is_the_dashboard_page_or_none():
-    settings = _http.ClientSettings("c", "https://attendee.example.com", "k" * 8, project_id="proj_a/b")
+    settings = http.ClientSettings("c", "https://attendee.example.com", "k" * 8, project_id="proj_a/b")
     assert settings.bot_url("bot_1") == "https://attendee.example.com/projects/proj_a%2Fb/bots/bot_1"
-    assert _http.ClientSettings("c", "https://x", "k" * 8).bot_url("bot_1") is None  # the API URL would 401
+    assert http.ClientSettings("c", "https://x", "k" * 8).bot_url("bot_1") is None  # the API URL would 401

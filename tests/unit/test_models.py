@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from airflow_provider_attendee import states
-from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-from airflow_provider_attendee.models import (
+from airflow_provider_attendee.client import states
+from airflow_provider_attendee.client.models import (
     Bot,
     BotState,
     Calendar,
@@ -20,6 +19,7 @@ from airflow_provider_attendee.models import (
     ParticipantEvent,
     Recording,
 )
+from airflow_provider_attendee.exceptions import AttendeeConfigurationError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "attendee"
 SPEC = yaml.safe_load((FIXTURES / "openapi.yml").read_text())

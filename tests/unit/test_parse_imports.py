@@ -20,13 +20,14 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 #: Our modules that only a running task or trigger needs: never imported by parsing a DAG file.
 RUN_TIME_ONLY = {
-    "airflow_provider_attendee._http",
+    "airflow_provider_attendee.client.http",
     "airflow_provider_attendee.hooks.attendee",
-    "airflow_provider_attendee.models",
-    "airflow_provider_attendee.calendar_sync",
-    "airflow_provider_attendee.report",
-    "airflow_provider_attendee.report_render",
+    "airflow_provider_attendee.client.models",
+    "airflow_provider_attendee.meetings.calendar_plan",
+    "airflow_provider_attendee.meetings.report",
+    "airflow_provider_attendee.meetings.report_render",
     "airflow_provider_attendee.webhooks",
+    "airflow_provider_attendee.client.webhooks",
     "airflow_provider_attendee.testing",
 }
 
@@ -55,7 +56,9 @@ def test_every_operator_and_sensor_parse_light(baseline: set[str]) -> None:
     assert "airflow_provider_attendee.sensors.attendee" in modules
     assert modules & RUN_TIME_ONLY == set()
     assert "airflow_provider_attendee.triggers.attendee" not in modules  # imported when a sensor defers
-    assert "airflow_provider_attendee.presence" not in modules  # the sensors' checks live in `arguments`
+    assert (
+        "airflow_provider_attendee.meetings.presence" not in modules
+    )  # the sensors' checks live in `arguments`
     # No third-party package beyond what the EmptyOperator DAG imports (httpx, pydantic and tenacity come
     # with airflow.sdk already, so they must not appear here either).
     assert top_level(modules) - top_level(baseline) <= {"airflow_provider_attendee"}

@@ -6,7 +6,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_attendee.report import ReportBuilder, build_report
+from airflow_provider_attendee.meetings.report import ReportBuilder, build_report
 from tests.unit.events import Ev
 
 T0 = 1_700_000_000_000

@@ -82,7 +82,7 @@ def test_pytest_plugin_and_simulator_do_not_import_airflow():
     code = (
         "import sys, airflow_provider_attendee.testing.pytest_plugin;"
         "from airflow_provider_attendee.testing import start_simulator;"
-        "import airflow_provider_attendee.testing.app;"
+        "import airflow_provider_attendee.testing.simulator.app;"
         "print('airflow' in sys.modules)"
     )
     out = subprocess.run(

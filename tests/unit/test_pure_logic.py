@@ -7,11 +7,21 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_provider_attendee.calendar_sync import Outcome, Selection, plan, render_template, summarise
+from airflow_provider_attendee.client.models import CalendarEvent, TranscriptUtterance
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-from airflow_provider_attendee.models import CalendarEvent, TranscriptUtterance
-from airflow_provider_attendee.presence import PresenceTracker, compile_name_pattern, validate_threshold
-from airflow_provider_attendee.transcript_formats import records, render
+from airflow_provider_attendee.meetings.calendar_plan import (
+    Outcome,
+    Selection,
+    plan,
+    render_template,
+    summarise,
+)
+from airflow_provider_attendee.meetings.presence import (
+    PresenceTracker,
+    compile_name_pattern,
+    validate_threshold,
+)
+from airflow_provider_attendee.meetings.transcript_formats import records, render
 from tests.unit.events import Ev
 
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from airflow_provider_attendee.report import SPEECH_EVENTS_SETTING, ReportBuilder, build_report
-from airflow_provider_attendee.report_render import to_csv, to_json, to_markdown
+from airflow_provider_attendee.meetings.report import SPEECH_EVENTS_SETTING, ReportBuilder, build_report
+from airflow_provider_attendee.meetings.report_render import to_csv, to_json, to_markdown
 from tests.unit.events import Ev, Utt
 
 T0 = 1_700_000_000_000  # ms
@@ -162,7 +162,7 @@ def test_memory_is_bounded_by_participants_not_events():
         builder.add_raw(
             T0 + i * 100, f"e{i}", "speech_start" if i % 2 else "speech_stop", f"p{i % 20}", "x", False
         )
-    from airflow_provider_attendee.report import FLUSH_BATCH
+    from airflow_provider_attendee.meetings.report import FLUSH_BATCH
 
     assert len(builder._buffer) <= FLUSH_BATCH + 101  # one batch plus the window's ~10 s of events
     assert len(builder._people) == 20

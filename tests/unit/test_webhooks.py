@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-from airflow_provider_attendee.webhooks import (
+from airflow_provider_attendee.client.webhooks import (
     BotStateChangeWebhook,
     CalendarWebhook,
     OtherWebhook,
@@ -20,6 +19,7 @@ from airflow_provider_attendee.webhooks import (
     sign_payload,
     verify_webhook_signature,
 )
+from airflow_provider_attendee.exceptions import AttendeeConfigurationError
 
 SECRET = base64.b64encode(b"project-webhook-secret-32-bytes!").decode()
 PAYLOAD = {

@@ -19,17 +19,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_attendee.arguments import check_selection
-from airflow_provider_attendee.exceptions import (
+from airflow_provider_attendee.client.errors import (
     AttendeeDeduplicationKeyInUseError,
     AttendeeError,
     AttendeeInvalidRequestError,
     AttendeeNotFoundError,
 )
-from airflow_provider_attendee.states import TERMINAL
+from airflow_provider_attendee.client.states import TERMINAL
+from airflow_provider_attendee.meetings.arguments import check_selection
 
 if TYPE_CHECKING:
-    from airflow_provider_attendee.models import Bot, CalendarEvent
+    from airflow_provider_attendee.client.models import Bot, CalendarEvent
 
 EventFilter = Callable[["CalendarEvent"], bool]
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_attendee.meeting_urls import normalize_meeting_url
-from airflow_provider_attendee.states import JOINED, LEAVE_ALLOWED, TERMINAL
-from airflow_provider_attendee.testing.clock import SimClock
-from airflow_provider_attendee.testing.scenario import (
+from airflow_provider_attendee.client.meeting_urls import normalize_meeting_url
+from airflow_provider_attendee.client.states import JOINED, LEAVE_ALLOWED, TERMINAL
+from airflow_provider_attendee.testing.simulator.clock import SimClock
+from airflow_provider_attendee.testing.simulator.scenario import (
     CalendarSpec,
     EventSpec,
     MeetingSpec,

@@ -15,8 +15,8 @@ class StartSweeper:
     never in schedulers or workers, before it serves) readies the receiver and starts the sweeper."""
 
     def __init__(self, app: Any) -> None:
-        from airflow_provider_attendee import event_sweeper
-        from airflow_provider_attendee.webhook_receiver import prepare
+        from airflow_provider_attendee.plugins import event_sweeper
+        from airflow_provider_attendee.plugins.webhook_receiver import prepare
 
         self.app = app
         prepare()
@@ -35,13 +35,13 @@ class AttendeeWebhooksPlugin(AirflowPlugin):
     def on_load(cls, *args: Any, **kwargs: Any) -> None:
         """Build the FastAPI app when Airflow loads the plugin, not when this module is imported; mount
         only what the administrator left on."""
-        from airflow_provider_attendee.event_settings import read_settings
+        from airflow_provider_attendee.plugins.event_settings import read_settings
 
         settings = read_settings()
         cls.fastapi_apps = []
         cls.fastapi_root_middlewares = []
         if settings.webhook_receiver:
-            from airflow_provider_attendee.webhook_receiver import URL_PREFIX, create_app
+            from airflow_provider_attendee.plugins.webhook_receiver import URL_PREFIX, create_app
 
             cls.fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Attendee webhooks"}]
         if settings.event_sweeper:

@@ -31,9 +31,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from airflow_provider_attendee import DEFAULT_CONN_ID
+from airflow_provider_attendee.client.states import TERMINAL
+from airflow_provider_attendee.client.webhooks import SIGNATURE_HEADER, verify_webhook_signature
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-from airflow_provider_attendee.states import TERMINAL
-from airflow_provider_attendee.webhooks import SIGNATURE_HEADER, verify_webhook_signature
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ def prepare() -> None:
     global _prepared
     with _prepare_lock:
         if not _prepared:
-            from airflow_provider_attendee import _asset_events
             from airflow_provider_attendee.hooks import attendee  # noqa: F401
+            from airflow_provider_attendee.plugins import _asset_events
 
             _asset_events.load_models()
             _prepared = True
@@ -151,10 +151,10 @@ def _parse(body: bytes) -> Any:
 @lru_cache(maxsize=1)
 def create_app() -> Any:
     """The receiver, as a FastAPI app (built when the plugin loads, in the API server)."""
-    from airflow_provider_attendee import event_sweeper
-    from airflow_provider_attendee._asset_events import DuplicateDelivery, record_delivery
     from airflow_provider_attendee._compat import Stats
-    from airflow_provider_attendee.event_settings import read_settings
+    from airflow_provider_attendee.plugins import event_sweeper
+    from airflow_provider_attendee.plugins._asset_events import DuplicateDelivery, record_delivery
+    from airflow_provider_attendee.plugins.event_settings import read_settings
 
     app = FastAPI(title="Attendee webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     retention = read_settings().retention

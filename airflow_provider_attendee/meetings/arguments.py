@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_attendee.exceptions import AttendeeConfigurationError
+from airflow_provider_attendee.client.errors import AttendeeConfigurationError
 
 COMPARISONS: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge,

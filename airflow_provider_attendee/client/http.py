@@ -22,7 +22,7 @@ import tenacity
 from pydantic import BaseModel, ValidationError
 
 from airflow_provider_attendee import __version__
-from airflow_provider_attendee.exceptions import (
+from airflow_provider_attendee.client.errors import (
     AttendeeConfigurationError,
     AttendeeConnectionError,
     AttendeeError,

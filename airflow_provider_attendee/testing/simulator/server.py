@@ -8,8 +8,8 @@ from types import TracebackType
 
 import uvicorn
 
-from airflow_provider_attendee.testing.app import SimulatorApp
-from airflow_provider_attendee.testing.simulator import AttendeeSimulator
+from airflow_provider_attendee.testing.simulator.app import SimulatorApp
+from airflow_provider_attendee.testing.simulator.core import AttendeeSimulator
 
 
 class SimulatorServer:

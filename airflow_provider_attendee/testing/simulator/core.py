@@ -13,12 +13,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_attendee.testing.clock import SimClock
-from airflow_provider_attendee.testing.faults import FaultConfig, FaultInjector
-from airflow_provider_attendee.testing.scenario import Scenario, load_scenario
-from airflow_provider_attendee.testing.state import SimWorld
-from airflow_provider_attendee.testing.webhook_delivery import WebhookDeliverer, bot_state_change
-from airflow_provider_attendee.testing.webhook_delivery import subscriptions as parse_subscriptions
+from airflow_provider_attendee.testing.simulator.bodies import (
+    chat_body,
+    participant_event_body,
+    utterance_body,
+)
+from airflow_provider_attendee.testing.simulator.clock import SimClock
+from airflow_provider_attendee.testing.simulator.faults import FaultConfig, FaultInjector
+from airflow_provider_attendee.testing.simulator.scenario import Scenario, load_scenario
+from airflow_provider_attendee.testing.simulator.state import ChatLine, ObservedEvent, SimWorld
+from airflow_provider_attendee.testing.simulator.webhook_delivery import WebhookDeliverer, bot_state_change
+from airflow_provider_attendee.testing.simulator.webhook_delivery import subscriptions as parse_subscriptions
 
 DEFAULT_API_KEY = "sim-api-key"
 
@@ -140,18 +145,15 @@ class AttendeeSimulator:
     def _content_visible(self, bot: Any, item: Any) -> None:
         """transcript.update (one utterance), participant_events.join_leave / speech_start_stop (one event),
         chat_messages.update (one message), with the same bodies the API lists them with."""
-        from airflow_provider_attendee.testing.app import _chat_body, _participant_event_body, _utterance_body
-        from airflow_provider_attendee.testing.state import ChatLine, ObservedEvent
-
         if isinstance(item, ChatLine):
-            self.webhooks.emit("chat_messages.update", bot, _chat_body(item))
+            self.webhooks.emit("chat_messages.update", bot, chat_body(item))
         elif isinstance(item, ObservedEvent):
             if item.event_type in ("join", "leave"):
-                self.webhooks.emit("participant_events.join_leave", bot, _participant_event_body(item))
+                self.webhooks.emit("participant_events.join_leave", bot, participant_event_body(item))
             elif item.event_type in ("speech_start", "speech_stop"):
-                self.webhooks.emit("participant_events.speech_start_stop", bot, _participant_event_body(item))
+                self.webhooks.emit("participant_events.speech_start_stop", bot, participant_event_body(item))
         else:
-            self.webhooks.emit("transcript.update", bot, _utterance_body(item))
+            self.webhooks.emit("transcript.update", bot, utterance_body(item))
 
     def configure_webhooks(self, subscriptions: list[dict[str, Any]], secret: str) -> None:
         """Project-level webhook subscriptions (``[{"url", "triggers"}]``) and the project's secret (base64)."""

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_attendee.report import MeetingReport
+from airflow_provider_attendee.meetings.report import MeetingReport
 
 CSV_FIELDS = [
     "name",

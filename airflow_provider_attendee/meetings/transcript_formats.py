@@ -6,10 +6,10 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_attendee.names import display_name
+from airflow_provider_attendee.client.names import display_name
 
 if TYPE_CHECKING:  # no pydantic at import: the transcript operator checks FORMATS at DAG parse time
-    from airflow_provider_attendee.models import TranscriptUtterance
+    from airflow_provider_attendee.client.models import TranscriptUtterance
 
 FORMATS = ("json", "txt", "vtt", "srt")
 

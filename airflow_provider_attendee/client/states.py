@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from airflow_provider_attendee.client.errors import AttendeeConfigurationError
+
 #: Every state the server accepts in ``GET /bots?states=``, in its order: the spec's 16 bot states, then
 #: the 3 states of app sessions (which the server's list shares).
 BOT_STATES: tuple[str, ...] = (
@@ -64,10 +66,6 @@ def parse_state(value: object) -> str:
     if name not in BOT_STATES:
         import difflib
 
-        from airflow_provider_attendee.exceptions import (
-            AttendeeConfigurationError,  # imports airflow: only here
-        )
-
         close = difflib.get_close_matches(name, BOT_STATES, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise AttendeeConfigurationError(
@@ -82,8 +80,6 @@ def resolve_states(
     """Validate a wait's states; default failures: fatal_error, data_deleted, and ended unless targeted."""
     targets = [target_states] if isinstance(target_states, str) else list(target_states)
     if not targets:
-        from airflow_provider_attendee.exceptions import AttendeeConfigurationError
-
         raise AttendeeConfigurationError(
             "target_states must name at least one bot state, e.g. joined_recording."
         )

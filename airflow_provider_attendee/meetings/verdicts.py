@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_attendee.arguments import COMPARISONS
-from airflow_provider_attendee.states import LEAVING, NOT_ADMITTED, PRE_JOIN, TERMINAL
+from airflow_provider_attendee.client.states import LEAVING, NOT_ADMITTED, PRE_JOIN, TERMINAL
+from airflow_provider_attendee.meetings.arguments import COMPARISONS
 
 if TYPE_CHECKING:
-    from airflow_provider_attendee.models import Bot
-    from airflow_provider_attendee.presence import PresenceTracker
+    from airflow_provider_attendee.client.models import Bot
+    from airflow_provider_attendee.meetings.presence import PresenceTracker
 
 
 def bot_summary(bot: Bot, events: int = 3) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from airflow_provider_attendee.names import display_name
-from airflow_provider_attendee.presence import ParticipantEventLike
+from airflow_provider_attendee.client.names import display_name
+from airflow_provider_attendee.meetings.presence import ParticipantEventLike
 
 DEFAULT_REORDER_WINDOW_MS = 5 * 60 * 1000
 MAX_TIMELINE_POINTS = 2000

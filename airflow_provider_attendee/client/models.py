@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from airflow_provider_attendee import states
-from airflow_provider_attendee.names import display_name
+from airflow_provider_attendee.client import states
+from airflow_provider_attendee.client.names import display_name
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -32,7 +32,7 @@ class _StrEnum(str, Enum):
 
 
 class BotState(_StrEnum):
-    """The states the server knows (:data:`~airflow_provider_attendee.states.BOT_STATES`)."""
+    """The states the server knows (:data:`~airflow_provider_attendee.client.states.BOT_STATES`)."""
 
     READY = "ready"
     JOINING = "joining"
@@ -97,7 +97,7 @@ class AttendeeModel(BaseModel):
 
 class BotEvent(AttendeeModel):
     """One entry of a bot's ``events`` history: ``type`` is an API code such as ``joined_meeting`` (see
-    :data:`airflow_provider_attendee.states.EVENT_TYPES`); unknown codes are kept as they come."""
+    :data:`airflow_provider_attendee.client.states.EVENT_TYPES`); unknown codes are kept as they come."""
 
     type: str
     sub_type: str | None = None
@@ -109,7 +109,7 @@ class Bot(AttendeeModel):
 
     States are kept as the server's strings (a state, or a transcription or recording state, that a newer
     server adds never breaks parsing); compare them with :class:`BotState` members or the groups in
-    :mod:`airflow_provider_attendee.states`. ``transcription_state`` and ``recording_state`` are null for
+    :mod:`airflow_provider_attendee.client.states`. ``transcription_state`` and ``recording_state`` are null for
     a bot without a default recording.
     """
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
-from airflow_provider_attendee.testing.state import SimError
+from airflow_provider_attendee.testing.simulator.state import SimError
 
 T = TypeVar("T")
 SortKey = tuple[Any, ...]

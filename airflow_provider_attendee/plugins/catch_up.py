@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_attendee.states import TERMINAL
+from airflow_provider_attendee.client.states import TERMINAL
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,10 @@ class CatchUpResult:
 
 def catch_up(conn_id: str, states: set[str], owner: str, lease: timedelta) -> CatchUpResult:
     """One look for ``conn_id``: emit every meeting that reached one of ``states`` and was not pushed."""
-    from airflow_provider_attendee import _asset_events
     from airflow_provider_attendee._compat import server_connection
-    from airflow_provider_attendee.bot_watch import WatchState, look
+    from airflow_provider_attendee.client.bot_watch import WatchState, look
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
+    from airflow_provider_attendee.plugins import _asset_events
 
     result = CatchUpResult(conn_id)
     held, saved = _asset_events.claim_catch_up(conn_id, owner, lease)

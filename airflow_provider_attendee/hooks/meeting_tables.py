@@ -39,8 +39,8 @@ from airflow_provider_attendee.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_attendee.client.models import Bot, Calendar, CalendarEvent
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
-    from airflow_provider_attendee.models import Bot, Calendar, CalendarEvent
 
 
 def embedded_database() -> Path:

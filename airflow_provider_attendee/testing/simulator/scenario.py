@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from airflow_provider_attendee.meeting_urls import normalize_meeting_url
+from airflow_provider_attendee.client.meeting_urls import normalize_meeting_url
 
 
 class _Spec(BaseModel):
@@ -163,7 +163,9 @@ def load_scenario(source: str | Path | dict[str, Any] | Scenario | None) -> Scen
         return Scenario.model_validate(source)
     path = Path(source)
     if not path.exists():
-        bundled = resources.files("airflow_provider_attendee.testing").joinpath(f"scenarios/{source}.json")
+        bundled = resources.files("airflow_provider_attendee.testing.simulator").joinpath(
+            f"scenarios/{source}.json"
+        )
         if not bundled.is_file():
             raise FileNotFoundError(f"No scenario file {source!r} and no bundled scenario of that name.")
         return Scenario.model_validate_json(bundled.read_text(encoding="utf-8"))

@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from airflow_provider_attendee.exceptions import AttendeeNotFoundError
-from airflow_provider_attendee.models import Bot
-from airflow_provider_attendee.states import LIVE
+from airflow_provider_attendee.client.errors import AttendeeNotFoundError
+from airflow_provider_attendee.client.models import Bot
+from airflow_provider_attendee.client.states import LIVE
 
 #: How a finished bot was found, as logged.
 LEFT_LIVE_LIST = "left the list of live bots"

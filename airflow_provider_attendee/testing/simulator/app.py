@@ -19,27 +19,29 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from airflow_provider_attendee.meeting_urls import normalize_meeting_url
-from airflow_provider_attendee.states import BOT_STATES
-from airflow_provider_attendee.testing.faults import HTML_502, FaultConfig
-from airflow_provider_attendee.testing.media import wav_chunks, wav_size
-from airflow_provider_attendee.testing.pagination import paginate
-from airflow_provider_attendee.testing.scenario import CalendarSpec, EventSpec
-from airflow_provider_attendee.testing.simulator import (
+from airflow_provider_attendee.client.meeting_urls import normalize_meeting_url
+from airflow_provider_attendee.client.states import BOT_STATES
+from airflow_provider_attendee.testing.simulator.bodies import (
+    chat_body,
+    participant_body,
+    participant_event_body,
+    utterance_body,
+)
+from airflow_provider_attendee.testing.simulator.core import (
     AttendeeSimulator,
     Exchange,
     exchange_listeners,
     route_of,
 )
-from airflow_provider_attendee.testing.state import (
+from airflow_provider_attendee.testing.simulator.faults import HTML_502, FaultConfig
+from airflow_provider_attendee.testing.simulator.media import wav_chunks, wav_size
+from airflow_provider_attendee.testing.simulator.pagination import paginate
+from airflow_provider_attendee.testing.simulator.scenario import CalendarSpec, EventSpec
+from airflow_provider_attendee.testing.simulator.state import (
     FINISHED,
-    ChatLine,
-    ObservedEvent,
-    Participant,
     SimBot,
     SimCalendarEvent,
     SimError,
-    Utterance,
     epoch_ms,
     iso,
 )
@@ -157,55 +159,6 @@ def recording_settings_error(value: Any) -> Any:
     if value.get("view") not in ("speaker_view", "gallery_view", "speaker_view_no_sidebar", None):
         return {"view": "View must be speaker_view or gallery_view or speaker_view_no_sidebar"}
     return None
-
-
-def _participant_event_body(event: ObservedEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "participant_name": event.participant.name,
-        "participant_uuid": event.participant.uuid,
-        "participant_user_uuid": event.participant.user_uuid,
-        "participant_is_host": event.participant.is_host,
-        "event_type": event.event_type,
-        "event_data": event.event_data,
-        "timestamp_ms": epoch_ms(event.timestamp),
-    }
-
-
-def _participant_body(person: Participant) -> dict[str, Any]:
-    return {
-        "id": person.id,
-        "name": person.name,
-        "uuid": person.uuid,
-        "user_uuid": person.user_uuid,
-        "is_host": person.is_host,
-    }
-
-
-def _utterance_body(utterance: Utterance) -> dict[str, Any]:
-    return {
-        "speaker_name": utterance.participant.name,
-        "speaker_uuid": utterance.participant.uuid,
-        "speaker_user_uuid": utterance.participant.user_uuid,
-        "speaker_is_host": utterance.participant.is_host,
-        "timestamp_ms": epoch_ms(utterance.start),
-        "duration_ms": utterance.duration_ms,
-        "transcription": utterance.transcription,
-    }
-
-
-def _chat_body(line: ChatLine) -> dict[str, Any]:
-    return {
-        "id": line.id,
-        "text": line.text,
-        "timestamp_ms": epoch_ms(line.at),
-        "timestamp": int(line.at.timestamp()),
-        "to": line.to,
-        "sender_name": line.participant.name,
-        "sender_uuid": line.participant.uuid,
-        "sender_user_uuid": line.participant.user_uuid,
-        "additional_data": {},
-    }
 
 
 class SimulatorApp:
@@ -597,7 +550,7 @@ class SimulatorApp:
                 if (after is None or e.created_at > after) and (before is None or e.created_at < before)
             ]
             page = paginate(
-                request, events, lambda e: (e.seq,), _participant_event_body, self.sim.page_size_for(25)
+                request, events, lambda e: (e.seq,), participant_event_body, self.sim.page_size_for(25)
             )
         return _json(page)
 
@@ -616,7 +569,7 @@ class SimulatorApp:
             ]
             order = {p.uuid: i for i, p in enumerate(people)}
             page = paginate(
-                request, people, lambda p: (order[p.uuid],), _participant_body, self.sim.page_size_for(25)
+                request, people, lambda p: (order[p.uuid],), participant_body, self.sim.page_size_for(25)
             )
         return _json(page)
 
@@ -632,7 +585,7 @@ class SimulatorApp:
                 if updated_after is None or u.created_at > updated_after
             ]
             utterances.sort(key=lambda u: u.start)
-            return _json([_utterance_body(u) for u in utterances])
+            return _json([utterance_body(u) for u in utterances])
 
     async def recording(self, request: Request) -> Response:
         bot = self.world.get_bot(request.path_params["bot_id"])
@@ -663,7 +616,7 @@ class SimulatorApp:
                 if updated_after is None or c.at > updated_after
             ]
             order = {c.id: i for i, c in enumerate(lines)}
-            page = paginate(request, lines, lambda c: (order[c.id],), _chat_body, self.sim.page_size_for(25))
+            page = paginate(request, lines, lambda c: (order[c.id],), chat_body, self.sim.page_size_for(25))
         return _json(page)
 
     # ---------------------------------------------------------------------------- calendars

@@ -14,7 +14,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from airflow_provider_attendee.event_settings import EventSettings, read_settings
+from airflow_provider_attendee.plugins.event_settings import EventSettings, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ class EventSweeper:
 
     def run_once(self) -> None:
         """One pass: idle check, reconcile, and the catch-up and pruning when due."""
-        from airflow_provider_attendee import _asset_events
-        from airflow_provider_attendee.catch_up import catch_up, wanted_states
+        from airflow_provider_attendee.plugins import _asset_events
+        from airflow_provider_attendee.plugins.catch_up import catch_up, wanted_states
 
         now = time.monotonic()
         if now < self.idle_until:

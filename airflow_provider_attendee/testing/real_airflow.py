@@ -15,7 +15,6 @@ body fails.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import signal
@@ -49,14 +48,6 @@ def cpu_burners(count: int = 2) -> Iterator[None]:
         for burner in burners:
             burner.kill()
             burner.wait()
-
-
-def parse_json_list(output: str) -> list[dict[str, Any]]:
-    """The JSON array in a CLI's output (log lines may come before it)."""
-    for line in output.splitlines():
-        if line.startswith("["):
-            return list(json.loads(line))
-    return []
 
 
 class RealAirflow:
@@ -100,6 +91,7 @@ class RealAirflow:
         self.airflow = [sys.executable, "-m", "airflow"]
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, IO[str]] = {}
+        self._engine: Any = None
 
     @property
     def url(self) -> str:
@@ -166,6 +158,9 @@ class RealAirflow:
             self.stop(name)
         for log in self.logs.values():
             log.close()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     def api_up(self) -> bool:
         """Whether the API server answers its health check now."""
@@ -183,22 +178,43 @@ class RealAirflow:
     def assert_alive(self) -> None:
         assert not self.dead(), f"{self.dead()} exited; see the logs in {self.home}"
 
+    @property
+    def database_url(self) -> str:
+        """The metadata database's SQLAlchemy URL (the deployment's setting, else its SQLite file)."""
+        return self.env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or f"sqlite:///{self.home}/airflow.db"
+
+    def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Rows of a read-only query on the metadata database. Waiting loops read it directly: an
+        ``airflow`` CLI call costs seconds of CPU, which a polling test would take from the deployment."""
+        import sqlalchemy
+
+        if self._engine is None:
+            self._engine = sqlalchemy.create_engine(self.database_url, poolclass=sqlalchemy.pool.NullPool)
+        for attempt in range(10):
+            try:
+                with self._engine.connect() as connection:
+                    return [dict(row._mapping) for row in connection.execute(sqlalchemy.text(sql), params)]
+            except sqlalchemy.exc.OperationalError:  # SQLite "database is locked", a table not yet created
+                if attempt == 9:
+                    raise
+                time.sleep(0.5)
+        return []
+
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
-        """Until the dag-processor has parsed and serialized the DAG; then unpause it."""
+        """Until the dag-processor has parsed and serialized the DAG; then unpause it (as a user does)."""
         deadline = time.monotonic() + timeout
-        while True:
-            listed = self.cli("dags", "list", "-o", "json", check=False)
-            if any(d.get("dag_id") == dag_id for d in parse_json_list(listed.stdout)):
-                break
+        while not self.query("SELECT dag_id FROM serialized_dag WHERE dag_id = :dag_id", dag_id=dag_id):
             self.assert_alive()
             assert time.monotonic() < deadline, f"{dag_id} was not serialized; see {self.home}"
-            time.sleep(2)
+            time.sleep(1)
         self.cli("dags", "unpause", dag_id)
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        """The DAG's runs (``airflow dags list-runs``), newest first."""
-        listed = self.cli("dags", "list-runs", dag_id, "-o", "json", check=False)
-        return parse_json_list(listed.stdout) if listed.returncode == 0 else []
+        """The DAG's runs (run_id, state, run_type), newest first."""
+        return self.query(
+            "SELECT run_id, state, run_type FROM dag_run WHERE dag_id = :dag_id ORDER BY id DESC",
+            dag_id=dag_id,
+        )
 
     def wait_for_runs(self, dag_id: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
         """Until the DAG has at least ``count`` runs and none is queued or running; its runs."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_attendee.testing import start_simulator
-from airflow_provider_attendee.testing.real_airflow import RealAirflow, parse_json_list
+from airflow_provider_attendee.testing.real_airflow import RealAirflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 DAG_ID = "attendee_meeting_pipeline"
@@ -24,7 +24,10 @@ DAG_ID = "attendee_meeting_pipeline"
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_meeting_pipeline_in_a_real_airflow(tmp_path):
-    with start_simulator(scenario="demo", time_scale=60, api_key=f"e2e-{secrets.token_hex(8)}") as sim:
+    with start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim:
+        # The meeting moves 20 s per API request (the sensors' and triggers' polls), not with the wall
+        # clock: a slow start or a busy machine cannot make a sensor miss the moment it waits for.
+        sim.admin.set_seconds_per_request(20)
         airflow_env = {
             "AIRFLOW_CONN_ATTENDEE_DEFAULT": sim.connection_json(),
             "ATTENDEE_EXAMPLE_POLL_SECONDS": "1",
@@ -37,9 +40,8 @@ def test_meeting_pipeline_in_a_real_airflow(tmp_path):
             while state not in ("success", "failed"):
                 assert time.monotonic() < deadline, f"the run did not finish: {state}"
                 time.sleep(3)
-                runs = airflow.cli("dags", "list-runs", DAG_ID, "-o", "json", check=False)
-                parsed = parse_json_list(runs.stdout) if runs.returncode == 0 else []
-                state = parsed[0]["state"] if parsed else None
+                runs = airflow.runs(DAG_ID)
+                state = runs[0]["state"] if runs else None
                 assert not airflow.dead(), f"{airflow.dead()} exited; see {tmp_path}"
             assert state == "success", f"run {state}; logs in {tmp_path}"
             # At least one sensor deferred: its trigger ran in the triggerer process and fired.

@@ -183,22 +183,24 @@ class RealAirflow:
         """The metadata database's SQLAlchemy URL (the deployment's setting, else its SQLite file)."""
         return self.env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or f"sqlite:///{self.home}/airflow.db"
 
-    def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+    def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the metadata database. Waiting loops read it directly: an
-        ``airflow`` CLI call costs seconds of CPU, which a polling test would take from the deployment."""
+        ``airflow`` CLI call costs seconds of CPU, which a polling test would take from the deployment.
+        Retried briefly on SQLite's "database is locked" and on a table not created yet."""
         import sqlalchemy
+        import tenacity
 
         if self._engine is None:
             self._engine = sqlalchemy.create_engine(self.database_url, poolclass=sqlalchemy.pool.NullPool)
-        for attempt in range(10):
-            try:
-                with self._engine.connect() as connection:
-                    return [dict(row._mapping) for row in connection.execute(sqlalchemy.text(sql), params)]
-            except sqlalchemy.exc.OperationalError:  # SQLite "database is locked", a table not yet created
-                if attempt == 9:
-                    raise
-                time.sleep(0.5)
-        return []
+        for attempt in tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(sqlalchemy.exc.OperationalError),
+            stop=tenacity.stop_after_attempt(10),
+            wait=tenacity.wait_fixed(0.5),
+            reraise=True,
+        ):
+            with attempt, self._engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(sqlalchemy.text(sql), params)]
+        raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
         """Until the dag-processor has parsed and serialized the DAG; then unpause it (as a user does)."""
@@ -211,10 +213,11 @@ class RealAirflow:
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         """The DAG's runs (run_id, state, run_type), newest first."""
-        return self.query(
+        rows = self.query(
             "SELECT run_id, state, run_type FROM dag_run WHERE dag_id = :dag_id ORDER BY id DESC",
             dag_id=dag_id,
         )
+        return [{"run_id": run_id, "state": state, "run_type": kind} for run_id, state, kind in rows]
 
     def wait_for_runs(self, dag_id: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
         """Until the DAG has at least ``count`` runs and none is queued or running; its runs."""

@@ -58,17 +58,6 @@ def dags_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def sql(url: str, query: str, **params: object) -> list[tuple]:
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sqlalchemy.text(query), params)]
-    finally:
-        engine.dispose()
-
-
 def task_of(log: Path) -> tuple[str, str]:
     """(dag_id, task_id) of a task or trigger log file (logs/dag_id=.../run_id=.../task_id=.../...)."""
     parts = {p.split("=", 1)[0]: p.split("=", 1)[1] for p in log.parts if "=" in p}
@@ -187,8 +176,7 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
             deadline = time.monotonic() + 240
             while True:
                 ended = {b["id"] for b in sim.admin.bots() if b["state"] == "ended"}
-                emitted = sql(
-                    database,
+                emitted = airflow.query(
                     "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
                     "WHERE a.uri = 'attendee://bots/ended'",
                 )
@@ -215,7 +203,7 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
 
             # Each deferred sensor: its trigger fired once per deferral (in one of the two triggerers), and
             # its task resumed once per deferral (on either machine), and finished on its first try.
-            tis = sql(database, "SELECT dag_id, task_id, state, try_number FROM task_instance")
+            tis = airflow.query("SELECT dag_id, task_id, state, try_number FROM task_instance")
             sensors = {(d, t): (state, tries) for d, t, state, tries in tis if t in SENSORS}
             assert set(sensors.values()) == {("success", 1)}, sensors
             deferred, started, fired = Counter(), Counter(), Counter()
@@ -231,8 +219,8 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
             assert fired == deferred, (fired, deferred)
             assert all(started[task] == deferred[task] + 1 for task in deferred), (started, deferred)
             # No sensor's trigger left behind (the watcher's stays: it runs as long as the DAG is active).
-            assert not sql(
-                database, "SELECT classpath FROM trigger WHERE classpath NOT LIKE '%BotEventTrigger'"
+            assert not airflow.query(
+                "SELECT classpath FROM trigger WHERE classpath NOT LIKE '%BotEventTrigger'"
             )
 
             # No bot duplicated: one per calendar event, one for the pipeline, one for the cross-worker DAG.
@@ -243,13 +231,11 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
             assert len(pipeline) == 1, pipeline
 
             # Machine B read what machine A wrote, through the shared object storage.
-            ((value,),) = sql(
-                database,
+            ((value,),) = airflow.query(
                 "SELECT value FROM xcom WHERE dag_id = 'attendee_cross_worker' "
                 "AND task_id = 'read_on_the_other_machine' AND key = 'return_value'",
             )
-            ((writer,),) = sql(
-                database,
+            ((writer,),) = airflow.query(
                 "SELECT value FROM xcom WHERE dag_id = 'attendee_cross_worker' "
                 "AND task_id = 'machine_of_the_writer' AND key = 'return_value'",
             )

@@ -18,32 +18,8 @@ ENDED = "attendee://bots/ended"
 
 
 @pytest.fixture
-def db(airflow_db):
-    """The migrated DB with only the example post-meeting DAG unpaused, and no attendee:// events, runs
-    of that DAG or queue rows left from other tests."""
-    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
-    from airflow.models.dag import DagModel
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import delete, select, update
-
-    from airflow_provider_attendee.plugins import _asset_events
-
-    _asset_events.load_models()
-    with create_session() as session:
-        _asset_events._ensure_tables(session)
-    with create_session() as session:
-        session.execute(update(DagModel).values(is_paused=True))
-        session.execute(update(DagModel).where(DagModel.dag_id == DAG_ID).values(is_paused=False))
-        session.execute(delete(DagRun).where(DagRun.dag_id == DAG_ID))
-        session.execute(delete(AssetDagRunQueue))
-        attendee_assets = select(AssetModel.id).where(AssetModel.uri.like("attendee://%"))
-        session.execute(delete(AssetEvent).where(AssetEvent.asset_id.in_(attendee_assets)))
-        for table in (_asset_events.deliveries, _asset_events.finished_meetings):
-            session.execute(delete(table))
-    yield
-    with create_session() as session:
-        session.execute(update(DagModel).values(is_paused=True))
+def db(post_meeting_db):
+    """The migrated DB with only the example post-meeting DAG unpaused, and nothing left from other tests."""
 
 
 def record(bot_id: str) -> None:

@@ -24,7 +24,7 @@ MEETINGS = [
 
 
 @pytest.fixture
-def receiver(airflow_db, monkeypatch):
+def receiver(post_meeting_db, monkeypatch):
     """The receiver app on a free port (uvicorn in a thread), verifying with SECRET; readied before it
     serves, as the plugin does in the API server (this test's own thread imports Airflow's models too)."""
     from airflow_provider_attendee.plugins.webhook_receiver import create_app, prepare

@@ -28,7 +28,7 @@ def webhook_connection(monkeypatch, conn_id: str = "attendee_default", extra: di
 
 
 @pytest.fixture
-def client(airflow_db, monkeypatch):
+def client(post_meeting_db, monkeypatch):
     from fastapi.testclient import TestClient
 
     from airflow_provider_attendee.plugins.webhook_receiver import create_app

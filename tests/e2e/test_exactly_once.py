@@ -17,9 +17,8 @@ DAG_ID = "attendee_post_meeting"
 ENDED = "attendee://bots/ended"
 
 
-@pytest.fixture
-def db(post_meeting_db):
-    """The migrated DB with only the example post-meeting DAG unpaused, and nothing left from other tests."""
+# Each test starts with only the example post-meeting DAG unpaused and nothing left from other tests.
+pytestmark = pytest.mark.usefixtures("post_meeting_db")
 
 
 def record(bot_id: str) -> None:
@@ -108,7 +107,7 @@ def scheduler_pass() -> str | None:
         return run_id
 
 
-def test_an_event_the_scheduler_stranded_gets_a_run_of_its_own_once(db):
+def test_an_event_the_scheduler_stranded_gets_a_run_of_its_own_once():
     from airflow.models.asset import AssetDagRunQueue
     from airflow.utils.session import create_session
     from sqlalchemy import delete
@@ -144,7 +143,7 @@ def test_an_event_the_scheduler_stranded_gets_a_run_of_its_own_once(db):
     assert set(event_ids().values()) <= set(taken)  # and none left
 
 
-def test_an_event_left_behind_is_queued_again_and_consumed_by_the_next_run(db):
+def test_an_event_left_behind_is_queued_again_and_consumed_by_the_next_run():
     from airflow.models.asset import AssetDagRunQueue
     from airflow.utils.session import create_session
     from sqlalchemy import delete
@@ -164,7 +163,7 @@ def test_an_event_left_behind_is_queued_again_and_consumed_by_the_next_run(db):
     assert reconcile(grace=timedelta(0)) == []
 
 
-def test_deliveries_committing_concurrently_with_scheduler_passes_are_each_consumed_once(db):
+def test_deliveries_committing_concurrently_with_scheduler_passes_are_each_consumed_once():
     """200 meetings recorded from 8 threads while a scheduler pass runs in a loop; after the repairs every
     meeting is consumed by exactly one run."""
     from airflow_provider_attendee.plugins._asset_events import reconcile
@@ -198,7 +197,7 @@ def test_deliveries_committing_concurrently_with_scheduler_passes_are_each_consu
     assert {bot: len(taken.get(event_id, [])) for bot, event_id in ids.items()} == dict.fromkeys(bots, 1)
 
 
-def test_push_and_catch_up_emit_a_meeting_once(db, monkeypatch):
+def test_push_and_catch_up_emit_a_meeting_once(monkeypatch):
     from fastapi.testclient import TestClient
 
     from airflow_provider_attendee.plugins._asset_events import record_caught_up
@@ -221,7 +220,7 @@ def test_push_and_catch_up_emit_a_meeting_once(db, monkeypatch):
     assert [e["uri"] for e in events_for("bot_pushed")].count(ENDED) == 1
 
 
-def test_old_rows_are_pruned_and_old_payloads_refused(db, monkeypatch):
+def test_old_rows_are_pruned_and_old_payloads_refused(monkeypatch):
     from airflow.utils.session import create_session
     from fastapi.testclient import TestClient
     from sqlalchemy import func, select, update
@@ -259,7 +258,7 @@ def test_old_rows_are_pruned_and_old_payloads_refused(db, monkeypatch):
     assert events_for("bot_replayed") == []
 
 
-def test_a_connection_is_caught_up_while_its_deliveries_are_kept(db):
+def test_a_connection_is_caught_up_while_its_deliveries_are_kept():
     """Why switching from push to poll needs the catch-up off (docs: event-driven): deleting the webhook
     stops deliveries, but the connection is caught up until its last ones are pruned."""
     from airflow.utils.session import create_session
@@ -278,7 +277,7 @@ def test_a_connection_is_caught_up_while_its_deliveries_are_kept(db):
     assert catch_up_conn_ids() == []
 
 
-def test_a_refusal_names_the_delivery_it_refused(db, monkeypatch, caplog):
+def test_a_refusal_names_the_delivery_it_refused(monkeypatch, caplog):
     import base64
 
     from fastapi.testclient import TestClient
@@ -296,7 +295,7 @@ def test_a_refusal_names_the_delivery_it_refused(db, monkeypatch, caplog):
     assert "signature" in line and wrong not in line
 
 
-def test_switches_turn_the_endpoint_and_the_background_work_off(db, monkeypatch):
+def test_switches_turn_the_endpoint_and_the_background_work_off(monkeypatch):
     from airflow_provider_attendee.plugins import event_sweeper
     from airflow_provider_attendee.plugins.webhooks import AttendeeWebhooksPlugin
 
@@ -312,7 +311,7 @@ def test_switches_turn_the_endpoint_and_the_background_work_off(db, monkeypatch)
     assert len(AttendeeWebhooksPlugin.fastapi_root_middlewares) == 1
 
 
-def test_the_sweeper_does_nothing_while_no_dag_is_scheduled_on_an_attendee_asset(db, monkeypatch):
+def test_the_sweeper_does_nothing_while_no_dag_is_scheduled_on_an_attendee_asset(monkeypatch):
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
     from sqlalchemy import update
@@ -349,7 +348,7 @@ def test_the_sweeper_does_nothing_while_no_dag_is_scheduled_on_an_attendee_asset
 
 
 @pytest.mark.attendee_simulator(scenario="demo")
-def test_the_catch_up_emits_meetings_push_missed_once_and_respects_the_lease(db, attendee_simulator):
+def test_the_catch_up_emits_meetings_push_missed_once_and_respects_the_lease(attendee_simulator):
     from datetime import timedelta as td
 
     from airflow_provider_attendee.hooks.attendee import AttendeeHook

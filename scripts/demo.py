@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_attendee.client.names import distinct_labels
 from airflow_provider_attendee.testing.demo import PRODUCT_SYNC  # imports neither Airflow nor the server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,10 +131,11 @@ def print_report(title: str, report_json: str) -> None:
         f"    {title}: {report['duration_seconds'] / 60:.0f} min, {len(report['participants'])} attended, "
         f"at most {report['peak_concurrent']} at once; speaking time from {source}"
     )
+    labels = distinct_labels((person["uuid"], person["name"]) for person in report["participants"])
     for person in report["participants"]:
         host = " (host)" if person["is_host"] else ""
         print(
-            f"      - {person['name']}{host}: present {person['present_seconds'] / 60:4.1f} min, "
+            f"      - {labels[person['uuid']]}{host}: present {person['present_seconds'] / 60:4.1f} min, "
             f"spoke {person['speaking_seconds']:4.0f} s ({person['talk_share']:4.0%}) in {person['speaking_turns']} turn"
             + ("s" if person["speaking_turns"] != 1 else "")
         )

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_attendee.client.names import distinct_labels
 from airflow_provider_attendee.meetings.report import MeetingReport
 
 CSV_FIELDS = [
@@ -63,10 +64,11 @@ def to_markdown(report: MeetingReport, title: str = "Meeting report") -> str:
         "| Participant | Present | Spoke | Share | Turns |",
         "|---|---:|---:|---:|---:|",
     ]
+    labels = distinct_labels((p.uuid, p.name) for p in report.participants)
     for p in report.participants:
         host = " (host)" if p.is_host else ""
         lines.append(
-            f"| {p.name}{host} | {_minutes(p.present_seconds)} | {_minutes(p.speaking_seconds)} | "
+            f"| {labels[p.uuid]}{host} | {_minutes(p.present_seconds)} | {_minutes(p.speaking_seconds)} | "
             f"{p.talk_share:.0%} | {p.speaking_turns} |"
         )
     if report.notes or report.anomalies:
@@ -109,7 +111,8 @@ def chart_writer(report: MeetingReport, intervals: dict[str, dict[str, list[tupl
             for kind, height, color in (("present", 0.3, "#cfe2f3"), ("speaking", 0.2, "#1f77b4")):
                 bars = [(minutes(s, origin), (e - s) / 60_000) for s, e in spans[kind]]
                 ax_people.broken_barh(bars, (row - height, 2 * height), color=color)
-        ax_people.set_yticks(range(len(people)), [p.name for p in reversed(people)])
+        labels = distinct_labels((p.uuid, p.name) for p in report.participants)
+        ax_people.set_yticks(range(len(people)), [labels[p.uuid] for p in reversed(people)])
         source = SOURCE_LABELS.get(report.speaking_source, report.speaking_source)
         ax_people.set_title(f"Attendance (light) and speaking (dark, {source})")
         times = [minutes(t, origin) for t, _ in report.timeline]

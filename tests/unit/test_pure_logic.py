@@ -174,3 +174,20 @@ def test_transcript_formats():
     with pytest.raises(ValueError, match="unknown transcript format"):
         render("docx", rows)
     assert records([]) == []
+
+
+def test_distinct_labels_only_mark_shared_names():
+    from airflow_provider_attendee.client.names import distinct_labels
+
+    labels = distinct_labels([("u-1234567890", "Alex Kim"), ("v-0987654321", "Alex Kim"), ("w-1", "Maya")])
+    assert labels == {
+        "u-1234567890": "Alex Kim (uuid u-123456)",
+        "v-0987654321": "Alex Kim (uuid v-098765)",
+        "w-1": "Maya",
+    }
+    assert distinct_labels([]) == {}
+    # The demo's two "Alex Kim" share their uuid's first 8 characters: the label takes as many as it needs.
+    assert distinct_labels([("alex-kim-design", "Alex Kim"), ("alex-kim-backend", "Alex Kim")]) == {
+        "alex-kim-design": "Alex Kim (uuid alex-kim-d)",
+        "alex-kim-backend": "Alex Kim (uuid alex-kim-b)",
+    }

@@ -146,6 +146,9 @@ def test_renderers():
     assert len(csv_text.splitlines()) == 6
     markdown = to_markdown(report, "Weekly sync")
     assert markdown.startswith("# Weekly sync") and "| Ann (host) | 8:20 | 1:00 | 15% | 2 |" in markdown
+    # Two people named "Cat": the table tells them apart by uuid; a name nobody shares stays as it is.
+    assert "| Cat (uuid cat2) | 4:10 | 4:00 |" in markdown and "| Cat (uuid cat) | 1:40 | 0:00 |" in markdown
+    assert "| Bob |" in markdown and csv_text.count("\nCat,") == 2  # the CSV keeps the name and the uuid
     assert report.headline() == {
         "duration_seconds": 600.0,
         "participants": 5,

@@ -374,6 +374,12 @@ def test_the_catch_up_emits_meetings_push_missed_once_and_respects_the_lease(att
     # not record (the pushed one costs nothing): nothing per old bot.
     assert requests == {"GET /api/v1/bots": 2, "GET /api/v1/bots/{bot_id}": 2}, requests
     assert catch_up("attendee_default", {"ended"}, "proc-a", td(minutes=1)).emitted == []  # once
+    assert catch_up("attendee_default", {"ended"}, "proc-b", td(minutes=1)).skipped  # still proc-a's
+    from airflow_provider_attendee.plugins._asset_events import release_catch_up
+
+    assert release_catch_up("proc-a") == 1  # proc-a exits cleanly: proc-b takes over at once, where it was
+    taken_over = catch_up("attendee_default", {"ended"}, "proc-b", td(minutes=1))
+    assert not taken_over.skipped and taken_over.emitted == []
     emitted = [b for b, e in event_ids().items() if b in {*live, quick}]
     assert sorted(emitted) == sorted([*live, quick])  # one event each (event_ids keeps one per bot)
     from airflow.models.asset import AssetEvent

@@ -165,6 +165,8 @@ def test_push_under_load_through_a_wrong_secret_and_an_outage(tmp_path, monkeypa
             # The API server is down while five meetings end, until every delivery failed for good.
             airflow.stop("api-server")
             down_since = time.monotonic()
+            stopped_log = (airflow.home / "api-server.log").read_text(errors="replace")
+            assert "Released the Attendee catch-up lease" in stopped_log  # a clean stop hands it back
             missed = end_meetings(sim, URLS[1:])
             wait_until(lambda: deliveries_failed(sim, missed), airflow, "deliveries did not fail")
             time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_since)))

@@ -30,9 +30,7 @@ def distinct_labels(people: Iterable[tuple[str, str]]) -> dict[str, str]:
         if len(uuids) == 1:
             labels[uuids[0]] = name
             continue
-        width = next(
-            (n for n in range(8, max(map(len, uuids)) + 1) if len({u[:n] for u in uuids}) == len(uuids)),
-            max(map(len, uuids)),
-        )
+        longest = max(map(len, uuids))
+        width = next((n for n in range(8, longest + 1) if len({u[:n] for u in uuids}) == len(uuids)), longest)
         labels.update({uuid: f"{name} (uuid {uuid[:width]})" for uuid in uuids})
     return labels

@@ -90,7 +90,7 @@ class EventSweeper:
 _thread: threading.Thread | None = None
 _sweeper: EventSweeper | None = None
 _started = threading.Lock()
-_stop = threading.Event()  # waited on between passes (set only by tests)
+_stop = threading.Event()  # waited on between passes (set by tests, and at exit)
 
 
 def _loop(sweeper: EventSweeper) -> None:
@@ -123,6 +123,7 @@ def _release_leases(sweeper: EventSweeper) -> None:
     process that replaces it catches up within one interval rather than after the lease (3 intervals)."""
     from airflow_provider_attendee.plugins import _asset_events
 
+    _stop.set()  # no further pass (which would claim the leases again) while the process exits
     try:
         released = _asset_events.release_catch_up(sweeper.owner)
     except Exception:  # exiting anyway: the lease then lapses as after a crash

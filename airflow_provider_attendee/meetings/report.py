@@ -46,6 +46,11 @@ NO_SPEECH_NOTE = (
     "project's Deepgram credentials; the platform's captions for Google Meet and Teams)."
 )
 
+NOTHING_TRANSCRIBED_NOTE = (
+    "Nothing was transcribed: the bot finished with its transcription never started (a silent meeting, or "
+    "nobody attended), so the transcript is empty."
+)
+
 
 class UtteranceLike(Protocol):
     """A transcript utterance as the report reads it (duck-typed like the API model)."""
@@ -159,6 +164,7 @@ class ReportBuilder:
         self._speech_events = 0
         #: (start_ms, end_ms, uuid, name, is_host) per utterance; used only without speech events
         self._utterances: list[tuple[int, int, str, str, bool]] = []
+        self._nothing_transcribed = False
         self.anomalies: dict[str, int] = {}
 
     @property
@@ -224,6 +230,12 @@ class ReportBuilder:
                     u.speaker_is_host,
                 )
             )
+        return self
+
+    def set_nothing_transcribed(self) -> ReportBuilder:
+        """The bot finished with nothing transcribed: the report says so, and, without speech events, that
+        nobody was heard (speaking time 0) rather than that speaking time is unknown."""
+        self._nothing_transcribed = True
         return self
 
     # ------------------------------------------------------------------------------- internals
@@ -360,10 +372,13 @@ class ReportBuilder:
 
     def _speaking_source(self) -> tuple[str, list[str]]:
         """The one rule: speech events when the bot recorded any, else the transcript, else nothing."""
+        transcribed = [NOTHING_TRANSCRIBED_NOTE] if self._nothing_transcribed else []
         if self._speech_events:
-            return "speech_events", []
+            return "speech_events", transcribed
         if self._utterances:
             return "transcript", [TRANSCRIPT_NOTE]
+        if self._nothing_transcribed:
+            return "transcript", [NOTHING_TRANSCRIBED_NOTE + " Nobody was heard: speaking time is 0."]
         return "none", [NO_SPEECH_NOTE]
 
     def _speaking_from_transcript(self, start: int | None, end: int | None) -> None:

@@ -55,12 +55,28 @@ def evaluate_bot_state(
     return None
 
 
+#: A finished bot's transcript states that mean nothing was ever transcribed (null: no default recording).
+NEVER_TRANSCRIBED = frozenset({"not_started", None})
+
+
+def nothing_transcribed(bot: Bot) -> bool:
+    """Whether the bot finished (ended or failed) with its transcription never started: a silent meeting,
+    or one nobody attended. The real server keeps ``not_started`` for good then, so the empty transcript
+    is the outcome, not a wait."""
+    return bot.state in ("ended", "fatal_error") and bot.transcription_state in NEVER_TRANSCRIBED
+
+
 def evaluate_transcript(bot: Bot, require_recording: bool) -> tuple[str, str] | None:
     """Whether a bot's transcript (and recording) are ready, or can never be."""
     transcript_done = bot.transcription_state == "complete"
     recording_done = bot.recording_state == "complete" or not require_recording
     if transcript_done and recording_done:
         return "success", f"Bot {bot.id}: transcript{' and recording' if require_recording else ''} complete."
+    if nothing_transcribed(bot) and recording_done:
+        return "success", (
+            f"Bot {bot.id} is {bot.state} and nothing was transcribed (transcription "
+            f"{bot.transcription_state}): the transcript is final and empty."
+        )
     failed = bot.transcription_state == "failed" or (require_recording and bot.recording_state == "failed")
     if failed or bot.state in TERMINAL:
         return "failure", (

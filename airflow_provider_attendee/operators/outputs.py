@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import Context
 
 from airflow_provider_attendee._compat import conf
-from airflow_provider_attendee.client.states import DEPARTURE_EVENTS, JOINED_EVENT, LEFT_EVENTS
+from airflow_provider_attendee.client.states import DEPARTURE_EVENTS, JOINED_EVENT, LEFT_EVENTS, TERMINAL
 from airflow_provider_attendee.exceptions import (
+    AttendeeBotFailedError,
     AttendeeConfigurationError,
     AttendeeDestinationError,
     AttendeeNotFoundError,
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 #: Executors that run every task on this machine: the default local destination is safe with them.
 LOCAL_EXECUTORS = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
 
+
+#: The transcript operator's note for a bot that finished with nothing transcribed (an empty transcript).
+NOTHING_TRANSCRIBED = "nothing_transcribed"
 
 #: What AttendeeRecordingOperator does when the bot has no recording file.
 IF_MISSING = ("fail", "skip")
@@ -95,14 +99,19 @@ class AttendeeTranscriptOperator(_OutputOperator):
     Write a bot's transcript to ``destination``: ``transcript.json`` and optionally txt, vtt and srt.
 
     Speaker names and timestamps are kept (offsets from the recording start; without a recording file,
-    from when the bot joined). Fails with
-    ``AttendeeTranscriptNotReadyError`` while the transcript is not complete, unless ``allow_incomplete``.
+    from when the bot joined). Fails with ``AttendeeTranscriptNotReadyError`` (retried) while the
+    transcript is not complete, unless ``allow_incomplete``. A bot that finished with nothing transcribed
+    (a silent meeting, nobody attended: the server keeps ``transcription_state`` ``not_started`` for good)
+    gets an empty transcript in every format and the note ``nothing_transcribed``; a failed transcription
+    or deleted data fail at once with ``AttendeeBotFailedError`` (a retry cannot help).
 
     :param bot_id: the bot (templated).
     :param destination: folder as a path, a URL (``file://``, ``s3://conn@bucket/prefix``) or an
         ObjectStoragePath (templated).
     :param formats: any of json, txt, vtt, srt: a list, or a comma-separated string (templated).
-    :return: ``{"bot_id", "paths": {format: path}, "utterances", "speakers"}``.
+    :return: ``{"bot_id", "paths": {format: path}, "utterances", "speakers", "transcription_state",
+        "note"}``: ``note`` is ``nothing_transcribed``, ``incomplete`` (``allow_incomplete`` took a partial
+        transcript) or None.
     """
 
     template_fields: Sequence[str] = ("bot_id", "destination", "formats", "attendee_conn_id")
@@ -137,17 +146,27 @@ class AttendeeTranscriptOperator(_OutputOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_attendee.meetings import transcript_formats
+        from airflow_provider_attendee.meetings.verdicts import nothing_transcribed
 
         formats = self._formats()
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
-        if bot.transcription_state != "complete" and not self.allow_incomplete:
-            raise AttendeeTranscriptNotReadyError(
-                f"The transcript of bot {bot.id} is {bot.transcription_state} (bot {bot.state}), not "
-                "complete. Wait with AttendeeTranscriptReadySensor, or set allow_incomplete=True to take what "
-                "exists."
+        note = None
+        if bot.transcription_state == "complete":
+            utterances = self.hook.get_transcript(self.bot_id)
+        elif nothing_transcribed(bot):
+            note, utterances = NOTHING_TRANSCRIBED, []
+            self.log.info(
+                "Bot %s is %s and nothing was transcribed (transcription %s: a silent meeting, or nobody "
+                "attended): writing an empty transcript.",
+                bot.id,
+                bot.state,
+                bot.transcription_state,
             )
-        utterances = self.hook.get_transcript(self.bot_id)
+        elif self.allow_incomplete:
+            note, utterances = "incomplete", self.hook.get_transcript(self.bot_id)
+        else:
+            self.raise_not_ready(bot)
         origin = None
         with contextlib.suppress(AttendeeNotFoundError):  # no recording file: offsets from the bot's join
             origin = self.hook.get_recording(self.bot_id).start_timestamp_ms
@@ -164,7 +183,33 @@ class AttendeeTranscriptOperator(_OutputOperator):
         self.log.info(
             "Wrote %d utterances by %d speakers to %s", len(rows), len(speakers), ", ".join(paths.values())
         )
-        return {"bot_id": bot.id, "paths": paths, "utterances": len(rows), "speakers": speakers}
+        return {
+            "bot_id": bot.id,
+            "paths": paths,
+            "utterances": len(rows),
+            "speakers": speakers,
+            "transcription_state": bot.transcription_state,
+            "note": note,
+        }
+
+    def raise_not_ready(self, bot: Bot) -> NoReturn:
+        """A transcript that is not there: retried while it can still come, failed at once when not."""
+        if bot.state == "data_deleted" or (bot.state in TERMINAL and bot.transcription_state == "failed"):
+            raise AttendeeBotFailedError(
+                f"The transcript of bot {bot.id} will never be complete: the bot is {bot.state} with "
+                f"transcription {bot.transcription_state}. "
+                + (
+                    "Its data was deleted (delete_data)."
+                    if bot.state == "data_deleted"
+                    else "Check the project's transcription settings and credentials (Deepgram for Zoom by "
+                    "default), or set allow_incomplete=True to take what was transcribed."
+                )
+            )
+        raise AttendeeTranscriptNotReadyError(
+            f"The transcript of bot {bot.id} is {bot.transcription_state} (bot {bot.state}), not "
+            "complete. Wait with AttendeeTranscriptReadySensor, or set allow_incomplete=True to take what "
+            "exists."
+        )
 
 
 class AttendeeRecordingOperator(_OutputOperator):
@@ -297,13 +342,16 @@ class AttendeeParticipantReportOperator(_OutputOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_attendee.meetings import report_render
         from airflow_provider_attendee.meetings.report import ReportBuilder
+        from airflow_provider_attendee.meetings.verdicts import nothing_transcribed
 
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
         start, end = meeting_window_ms(bot)
         builder = ReportBuilder(start, end, keep_intervals=self.chart)
         builder.add_all(self.hook.list_participant_events(self.bot_id))
-        if not builder.has_speech_events:  # a bot's default: speaking time is only in the transcript
+        if nothing_transcribed(bot):  # the transcript is final and empty: nothing to read
+            builder.set_nothing_transcribed()
+        elif not builder.has_speech_events:  # a bot's default: speaking time is only in the transcript
             with contextlib.suppress(AttendeeNotFoundError):  # a bot without a recording has no transcript
                 builder.add_utterances(self.hook.get_transcript(self.bot_id))
         report = builder.finish()

@@ -220,6 +220,49 @@ def test_post_meeting_dag(attendee_simulator, airflow_db):
 
 
 @pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
+def test_post_meeting_dag_succeeds_on_silent_meetings(attendee_simulator, airflow_db):
+    """A meeting where nobody spoke, and one nobody attended: the server keeps transcription not_started for
+    good, so the run writes empty transcripts and reports at once, without a retry."""
+    from tests.operators.test_output_and_calendar_operators import (
+        EMPTY_MEETING,
+        QUIET_SCENARIO,
+        SILENT_MEETING,
+    )
+
+    attendee_simulator.admin.add_scenario(QUIET_SCENARIO)
+    hook = AttendeeHook()
+    ids = [hook.create_bot(url, bot_name="Notes").id for url in (PRODUCT_SYNC, SILENT_MEETING, EMPTY_MEETING)]
+    attendee_simulator.admin.advance(1200)
+    assert [hook.get_bot(i).transcription_state for i in ids] == ["complete", "not_started", "not_started"]
+    run = load("attendee_post_meeting").test(run_conf={"bot_ids": ids})
+    states = task_states(run)
+    assert set(states.values()) == {"success"}, states
+    tries = {ti.try_number for ti in run.get_task_instances() if ti.task_id == "transcript"}
+    assert tries == {1}  # nothing was retried
+    transcripts = {
+        out["bot_id"]: (out["utterances"], out["note"])
+        for ti in run.get_task_instances()
+        if ti.task_id == "transcript"
+        for out in [ti.xcom_pull(task_ids="transcript", map_indexes=ti.map_index)]
+    }
+    assert transcripts == {
+        ids[0]: (10, None),
+        ids[1]: (0, "nothing_transcribed"),
+        ids[2]: (0, "nothing_transcribed"),
+    }
+    reports = {
+        out["bot_id"]: out["headline"]
+        for ti in run.get_task_instances()
+        if ti.task_id == "participant_report"
+        for out in [ti.xcom_pull(task_ids="participant_report", map_indexes=ti.map_index)]
+    }
+    assert [(reports[i]["participants"], reports[i]["total_speaking_seconds"]) for i in ids[1:]] == [
+        (2, 0),
+        (0, 0),
+    ]
+
+
+@pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
 def test_post_meeting_dag_fills_the_tables_and_the_digest_reads_them(attendee_simulator, airflow_db):
     """Finished meetings and a failed bot land in the embedded SQLite tables (the default, no connection),
     announced on the tables' asset; the digest DAG then reports them."""

@@ -408,3 +408,108 @@ def test_report_without_matplotlib(finished_bot, context, tmp_path, monkeypatch,
     ).execute(context)
     output = "".join(capfd.readouterr())
     assert "chart" not in result["paths"] and "matplotlib is not installed" in output
+
+
+SILENT_MEETING = "https://meet.google.com/sil-entm-eet"
+EMPTY_MEETING = "https://meet.google.com/nob-odyc-ame"
+QUIET_SCENARIO = {
+    "name": "quiet",
+    "meetings": [
+        # Two people come and go, nobody says a word.
+        {
+            "meeting_url": SILENT_MEETING,
+            "participants": [
+                {"name": "Ana Ruiz", "presence": [{"join": 0, "leave": 300}]},
+                {"name": "Ben Cole", "presence": [{"join": 30, "leave": 240}]},
+            ],
+        },
+        # Nobody comes; the meeting ends after ten minutes.
+        {"meeting_url": EMPTY_MEETING, "ends_after_seconds": 600},
+    ],
+}
+
+
+class TestNothingTranscribed:
+    """A bot that finished with nothing transcribed keeps ``transcription_state: not_started`` for good
+    (BEHAVIOUR.md): the empty transcript is the outcome, written at once, never retried."""
+
+    @pytest.fixture
+    def quiet(self, attendee_simulator):
+        attendee_simulator.admin.reset(QUIET_SCENARIO, time_scale=0)
+        return attendee_simulator.admin
+
+    @pytest.mark.parametrize("meeting", [SILENT_MEETING, EMPTY_MEETING])
+    def test_empty_transcript_in_every_format(self, quiet, context, tmp_path, meeting):
+        bot = AttendeeCreateBotOperator(task_id="c", meeting_url=meeting, bot_name="Notes").execute(context)
+        quiet.advance(1200)
+        finished = AttendeeHook().get_bot(bot)
+        assert (finished.state, finished.transcription_state) == ("ended", "not_started")
+        result = AttendeeTranscriptOperator(
+            task_id="t", bot_id=bot, destination=str(tmp_path), formats="json, txt, vtt, srt"
+        ).execute(context)
+        assert result["note"] == "nothing_transcribed"
+        assert (result["utterances"], result["speakers"], result["transcription_state"]) == (
+            0,
+            [],
+            "not_started",
+        )
+        files = {kind: local(path).read_text() for kind, path in result["paths"].items()}
+        assert files == {"json": "[]\n", "txt": "", "vtt": "WEBVTT\n\n", "srt": ""}
+
+    def test_report_says_nothing_was_transcribed(self, quiet, context, tmp_path):
+        bot = AttendeeCreateBotOperator(task_id="c", meeting_url=SILENT_MEETING, bot_name="Notes").execute(
+            context
+        )
+        quiet.advance(1200)
+        result = AttendeeParticipantReportOperator(
+            task_id="p", bot_id=bot, destination=str(tmp_path), chart=False
+        ).execute(context)
+        report = json.loads(local(result["paths"]["json"]).read_text())
+        assert {p["name"]: (p["present_seconds"], p["speaking_seconds"]) for p in report["participants"]} == {
+            "Ana Ruiz": (300, 0),
+            "Ben Cole": (210, 0),
+        }
+        assert report["speaking_source"] == "transcript"
+        assert [note for note in report["notes"] if note.startswith("Nothing was transcribed")]
+        assert "Nothing was transcribed" in local(result["paths"]["markdown"]).read_text()
+
+    def test_transcript_sensor_ends_on_a_silent_meeting(self, quiet, context):
+        from airflow_provider_attendee.sensors.attendee import AttendeeTranscriptReadySensor
+
+        bot = AttendeeHook().create_bot(SILENT_MEETING, bot_name="Notes").id
+        sensor = AttendeeTranscriptReadySensor(task_id="s", bot_id=bot)
+        assert sensor.check(context) is None  # still in the meeting: wait
+        quiet.advance(1200)
+        assert sensor.check(context) == {
+            "bot_id": bot,
+            "state": "ended",
+            "transcription_state": "not_started",
+            "recording_state": "complete",
+        }
+
+    def test_a_bot_that_never_got_in_has_an_empty_transcript(self, attendee_simulator, context, tmp_path):
+        attendee_simulator.admin.reset("demo", time_scale=0)
+        bot = AttendeeHook().create_bot(DEMO_MEETING, bot_name="Notes").id
+        attendee_simulator.admin.fail_bot(bot)  # before it joined: nothing transcribed
+        result = AttendeeTranscriptOperator(task_id="t", bot_id=bot, destination=str(tmp_path)).execute(
+            context
+        )
+        assert (result["note"], result["utterances"]) == ("nothing_transcribed", 0)
+
+    def test_a_failed_transcription_fails_without_retries(self, attendee_simulator, context, tmp_path):
+        from airflow_provider_attendee.exceptions import AttendeeBotFailedError
+
+        attendee_simulator.admin.reset("demo", time_scale=0)
+        bot = AttendeeHook().create_bot(DEMO_MEETING, bot_name="Notes").id
+        attendee_simulator.admin.advance(60)  # transcribing
+        attendee_simulator.admin.fail_bot(bot)
+        assert AttendeeHook().get_bot(bot).transcription_state == "failed"
+        operator = AttendeeTranscriptOperator(task_id="t", bot_id=bot, destination=str(tmp_path))
+        with pytest.raises(AttendeeBotFailedError, match="will never be complete") as raised:
+            operator.execute(context)
+        assert isinstance(raised.value, AirflowFailException)
+        assert list(tmp_path.iterdir()) == []
+        partial = AttendeeTranscriptOperator(
+            task_id="t", bot_id=bot, destination=str(tmp_path), allow_incomplete=True
+        ).execute(context)
+        assert partial["note"] == "incomplete" and partial["utterances"] >= 1

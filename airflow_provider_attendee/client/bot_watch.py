@@ -9,15 +9,20 @@ One look (``look``) combines two cheap views of the bots list:
   finished between two looks (e.g. one that failed to join within a second) is found there.
 
 The state between looks is small and JSON-able (``WatchState``): the live ids, the URL of the last page and
-the ids on it. The very first look walks the list once to find its end, and reports nothing: watching starts
-from now. Used by ``AttendeeBotEventTrigger`` (in the triggerer) and by the webhook catch-up (in the API
-server).
+the ids on it. The very first look walks the list once to find its end (one request per 25 bots the list
+holds: the only look whose cost grows with history), and by default reports nothing: watching starts from
+now. Given ``reach_back``, it also reports the bots that reached a target state within that long before
+it, picked out of the pages it reads anyway (by their last event's time), so reaching back costs no request
+of its own and finds a bot however long ago it was created (a scheduled bot made weeks before its
+meeting). Used by ``AttendeeBotEventTrigger`` (in the triggerer, from now) and by the webhook catch-up (in
+the API server, reaching back ``[attendee] catch_up_lookback``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from airflow_provider_attendee.client.errors import AttendeeNotFoundError
@@ -27,6 +32,12 @@ from airflow_provider_attendee.client.states import LIVE
 #: How a finished bot was found, as logged.
 LEFT_LIVE_LIST = "left the list of live bots"
 IN_LIST_TAIL = "created and finished between two looks (the list's tail)"
+BEFORE_FIRST_LOOK = "finished before the first look, within its reach-back"
+
+
+def finished_at(bot: Bot) -> datetime | None:
+    """When the bot reached its current state: the time of its newest event (None without events)."""
+    return max((event.created_at for event in bot.events), default=None)
 
 
 class BotsClient(Protocol):
@@ -103,11 +114,16 @@ async def look(
     meeting_url: str | None = None,
     wanted: Callable[[Bot], bool] = lambda bot: True,
     already_known: Callable[[set[str]], set[str]] = lambda ids: set(),
+    reach_back: timedelta | None = None,
+    now: datetime | None = None,
 ) -> tuple[list[Finished], WatchState]:
     """One look: the bots that reached one of ``targets`` (finished states) since ``previous``, and the
-    state for the next look. ``previous=None`` starts watching from now (nothing is reported).
-    ``already_known`` names, among bots that left the live list, those known to have finished (pushed):
-    they are not looked up."""
+    state for the next look. ``previous=None`` starts watching from now: nothing is reported, unless
+    ``reach_back`` asks for the bots that reached a target within that long before ``now`` (default: the
+    current time), oldest first; a bot live at the start of this look is not among them (the next look
+    reports it). ``already_known`` names, among bots that left the live list, those known to have finished
+    (pushed): they are not looked up."""
+    cutoff = (now or datetime.now(timezone.utc)) - reach_back if reach_back else None
     live = {
         bot.id async for bot in client.alist_bots(states=list(LIVE), meeting_url=meeting_url) if wanted(bot)
     }
@@ -116,7 +132,21 @@ async def look(
     # or it would finish unseen (the next tail skips the page it is on, the next live view misses it).
     following.live = live | {bot.id for bot in new if bot.state in LIVE and wanted(bot)}
     if previous is None:
-        return [], following
+        if cutoff is None:
+            return [], following
+        # The first look read every page of the list to find its end: the bots that finished within the
+        # reach-back are on those pages, whenever they were created.
+        recent = [
+            (when, bot)
+            for bot in new
+            if bot.state in targets
+            and bot.id not in live
+            and wanted(bot)
+            and (when := finished_at(bot)) is not None
+            and when >= cutoff
+        ]
+        recent.sort(key=lambda item: (item[0], item[1].id))
+        return [Finished(bot, BEFORE_FIRST_LOOK) for _, bot in recent], following
     if not previous.tail_known:
         new = []  # the tail was not known yet (a state saved before it was kept): only the live view
     found: list[Finished] = []

@@ -1,6 +1,7 @@
-"""The one place that uses Airflow internals: recording asset events in the metadata DB, and making sure
-each ``attendee://`` event is consumed by exactly one run of every DAG scheduled on it (Airflow 3.1 to 3.3
-have no public in-process API for either).
+"""The one place that uses Airflow internals: recording asset events in the metadata DB, making sure each
+``attendee://`` event is consumed by exactly one run of every DAG scheduled on it, and listing the
+connections the catch-up looks at (``listable_conn_ids``: Airflow 3.1 to 3.3 have no public in-process API
+for any of these).
 
 **Why.** Airflow's scheduler creates an asset-triggered run for the events timestamped up to the newest
 queue row (``asset_dag_run_queue.created_at``), and the next run takes only events newer than that run's
@@ -23,7 +24,7 @@ event whose queue row merged into an older one that the scheduler then deleted w
   with ``run_after`` at their timestamp so no later run takes them too.
 - *One event per meeting.* ``attendee_finished_meeting`` holds each (bot, state) pushed or caught up:
   whichever path records a meeting first emits it, the other does not.
-- *Bounded storage.* ``prune`` deletes deliveries and meetings older than the retention.
+- *Bounded storage.* ``prune`` deletes deliveries, meetings and noted refusals older than the retention.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from sqlalchemy import (
     exists,
     func,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -97,8 +99,18 @@ catch_up_states = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", DateTime(timezone=True), nullable=True),
 )
+#: Connections that refused deliveries named (only existing ones): caught up like those that delivered.
+refusals = Table(
+    "attendee_webhook_refusal",
+    _metadata,
+    Column("conn_id", String(250), primary_key=True),
+    Column("refused_at", DateTime(timezone=True), nullable=False),  # the latest noted (once a minute)
+    Index("idx_attendee_webhook_refusal_refused_at", "refused_at"),
+)
 LOCK_NAME = "asset_events"
-OWN_TABLES = (deliveries, finished_meetings, locks, catch_up_states)
+OWN_TABLES = (deliveries, finished_meetings, locks, catch_up_states, refusals)
+#: A connection's refusals are noted at most this often (each one costs a write otherwise).
+REFUSAL_NOTE_EVERY = timedelta(minutes=1)
 
 _created_for: set[int] = set()
 _create_lock = threading.Lock()
@@ -324,16 +336,104 @@ def finished_bots(bot_ids: set[str]) -> set[str]:
 
 
 def catch_up_conn_ids() -> list[str]:
-    """The connections that have delivered webhooks (their meetings are caught up)."""
+    """The connections deliveries named within the retention, accepted or refused (their meetings are
+    caught up)."""
     load_models()
     from airflow.utils.session import create_session
 
     with create_session() as session:
         _ensure_tables(session)
-        rows = session.execute(
+        delivered = session.execute(
             select(deliveries.c.conn_id).where(deliveries.c.conn_id.is_not(None)).distinct()
         )
-        return sorted(str(conn_id) for (conn_id,) in rows)
+        refused = session.execute(select(refusals.c.conn_id))
+        return sorted({str(conn_id) for (conn_id,) in [*delivered, *refused]})
+
+
+#: The prefix of connections given as environment variables (Airflow's EnvironmentVariablesBackend).
+CONN_ENV_PREFIX = "AIRFLOW_CONN_"
+
+
+def listable_conn_ids(conn_type: str, *also: str) -> set[str]:
+    """The ids of the connections a server process can list: in the metadata DB, those of ``conn_type``
+    and those named in ``also`` (whatever their type); and every ``AIRFLOW_CONN_<ID>`` variable (as
+    ``<id>`` lower-cased, the form Airflow looks up; its type is known once read: resolve each with
+    ``_compat.server_connection``). Connections in other secrets backends (Vault, AWS, ...) cannot be
+    listed."""
+    import os
+
+    load_models()
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    ids = {
+        name[len(CONN_ENV_PREFIX) :].lower()
+        for name in os.environ
+        if name.startswith(CONN_ENV_PREFIX) and len(name) > len(CONN_ENV_PREFIX)
+    }
+    with create_session() as session:
+        rows = session.scalars(
+            select(Connection.conn_id).where(
+                or_(Connection.conn_type == conn_type, Connection.conn_id.in_(sorted(also)))
+            )
+        )
+        ids |= {str(conn_id) for conn_id in rows}
+    return ids
+
+
+@retry_locked_out
+def note_refusal(conn_id: str) -> None:
+    """A delivery naming ``conn_id`` (an existing connection: the caller checked) was refused: catch the
+    connection up from now on, as one that delivers. Written at most once a minute per connection."""
+    now = _now()
+    try:
+        with _plain_session() as session:
+            last = session.scalar(select(refusals.c.refused_at).where(refusals.c.conn_id == conn_id))
+            if last is None:
+                session.execute(refusals.insert().values(conn_id=conn_id, refused_at=now))
+            elif _aware(last) < now - REFUSAL_NOTE_EVERY:
+                session.execute(update(refusals).where(refusals.c.conn_id == conn_id).values(refused_at=now))
+    except IntegrityError:  # another request noted it at the same moment
+        pass
+
+
+def catch_up_started(conn_id: str) -> bool:
+    """Whether the catch-up has looked at ``conn_id`` (its position is saved): a meeting finishing now is
+    found by its next look; before that, only by the first look's reach-back."""
+    load_models()
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        _ensure_tables(session)
+        state = session.scalar(select(catch_up_states.c.state).where(catch_up_states.c.conn_id == conn_id))
+        return state is not None
+
+
+def emitted_meetings(states: set[str], since: datetime) -> set[tuple[str, str]]:
+    """(bot id, state) of every ``attendee://bots/<state>`` asset event since ``since``, whoever wrote it:
+    push, the catch-up, a polling watcher, the REST API. Meetings that finished before the catch-up's first
+    look are checked against it, so that one a watcher emitted (before a switch to push) is not emitted
+    again."""
+    if not states:
+        return set()
+    load_models()
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    uris = {f"attendee://bots/{state}": state for state in states}
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.uri, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri.in_(sorted(uris)), AssetEvent.timestamp >= since)
+        )
+        found = set()
+        for uri, extra in rows:
+            payload = (extra or {}).get("payload") if isinstance(extra, dict) else None
+            bot_id = payload.get("bot_id") if isinstance(payload, dict) else None
+            if bot_id:
+                found.add((str(bot_id), uris[uri]))
+        return found
 
 
 def scheduled_attendee_uris() -> set[str]:
@@ -406,7 +506,7 @@ def release_catch_up(owner: str) -> int:
 
 @retry_locked_out
 def prune(retention: timedelta) -> int:
-    """Delete deliveries and emitted meetings older than ``retention``; the rows deleted."""
+    """Delete deliveries, emitted meetings and noted refusals older than ``retention``; the rows deleted."""
     cutoff = _now() - retention
     with locked_session() as session:
         gone = session.execute(delete(deliveries).where(deliveries.c.received_at < cutoff)).rowcount or 0
@@ -416,6 +516,7 @@ def prune(retention: timedelta) -> int:
             ).rowcount
             or 0
         )
+        gone += session.execute(delete(refusals).where(refusals.c.refused_at < cutoff)).rowcount or 0
     return int(gone)
 
 

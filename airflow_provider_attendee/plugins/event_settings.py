@@ -29,7 +29,16 @@ OPTIONS: dict[str, tuple[str, str]] = {
     ),
     "catch_up_conn_ids": (
         "",
-        "Comma-separated Attendee connection ids to catch up, besides those that have delivered webhooks.",
+        "Comma-separated Attendee connection ids to catch up, besides those the catch-up finds itself: "
+        "Attendee connections with a webhook secret (metadata DB and AIRFLOW_CONN_* variables), and "
+        "connections that deliveries named, accepted or refused, within delivery_retention_days.",
+    ),
+    "catch_up_lookback": (
+        "3600",
+        "Seconds the catch-up's first look at a connection reaches back: meetings that finished that long "
+        "before it and that no delivery recorded (an outage or a refused secret before the catch-up "
+        "first looked) are emitted then, once. 0: the first look starts from now. Capped at "
+        "delivery_retention_days (the record that keeps a pushed meeting from being emitted twice).",
     ),
     "delivery_retention_days": (
         "3",
@@ -48,6 +57,8 @@ class EventSettings:
     catch_up_interval: float
     catch_up_conn_ids: tuple[str, ...]
     retention: timedelta
+    #: How far the first look at a connection reaches back (at most ``retention``).
+    catch_up_lookback: timedelta = timedelta(0)
 
 
 def _truthy(value: str) -> bool:
@@ -61,12 +72,16 @@ def read_settings() -> EventSettings:
     def get(name: str) -> str:
         return str(conf.get(SECTION, name, fallback=OPTIONS[name][0]))
 
+    retention = timedelta(days=float(get("delivery_retention_days")))
+    lookback = timedelta(seconds=max(0.0, float(get("catch_up_lookback"))))
     return EventSettings(
         webhook_receiver=_truthy(get("webhook_receiver")),
         event_sweeper=_truthy(get("event_sweeper")),
         catch_up_interval=max(0.0, float(get("catch_up_interval"))),
         catch_up_conn_ids=tuple(c.strip() for c in get("catch_up_conn_ids").split(",") if c.strip()),
-        retention=timedelta(days=float(get("delivery_retention_days"))),
+        retention=retention,
+        # Beyond the retention a pushed meeting's record is pruned: it could be emitted a second time.
+        catch_up_lookback=min(lookback, retention),
     )
 
 

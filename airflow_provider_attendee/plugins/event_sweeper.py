@@ -1,6 +1,7 @@
 """The API server's background work for ``attendee://`` assets, in one daemon thread per API-server
 process: every second, get asset events that Airflow left behind consumed (``_asset_events.reconcile``);
-every ``catch_up_interval``, catch up meetings that webhooks missed (``catch_up``); every hour, prune
+every ``catch_up_interval``, catch up meetings that webhooks missed (``catch_up``: every connection set up
+for push, from the start, and every connection deliveries named); every hour, prune
 deliveries past the retention. While no unpaused DAG is scheduled on an ``attendee://`` asset it only
 checks that, every 10 s (or at once when a delivery creates an asset event: ``wake``). Switched off with
 ``[attendee] event_sweeper = False``."""
@@ -48,7 +49,7 @@ class EventSweeper:
     def run_once(self) -> None:
         """One pass: idle check, reconcile, and the catch-up and pruning when due."""
         from airflow_provider_attendee.plugins import _asset_events
-        from airflow_provider_attendee.plugins.catch_up import catch_up, wanted_states
+        from airflow_provider_attendee.plugins.catch_up import catch_up, conn_ids, wanted_states
 
         now = time.monotonic()
         if now < self.idle_until:
@@ -71,10 +72,16 @@ class EventSweeper:
         if self.settings.catch_up_interval and states and now >= self.next_catch_up:
             self.next_catch_up = now + self.settings.catch_up_interval
             lease = timedelta(seconds=3 * self.settings.catch_up_interval)
-            conn_ids = sorted(set(_asset_events.catch_up_conn_ids()) | set(self.settings.catch_up_conn_ids))
-            for conn_id in conn_ids:
+            for conn_id in conn_ids(self.settings.catch_up_conn_ids):
                 try:
-                    result = catch_up(conn_id, states, self.owner, lease)
+                    result = catch_up(
+                        conn_id,
+                        states,
+                        self.owner,
+                        lease,
+                        lookback=self.settings.catch_up_lookback,
+                        max_age=self.settings.retention,
+                    )
                 except Exception as err:  # the next pass tries again; nothing was marked as seen
                     log.warning("Attendee catch-up for connection %r failed, will retry: %s", conn_id, err)
                     continue

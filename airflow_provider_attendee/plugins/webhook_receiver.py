@@ -141,6 +141,74 @@ def claimed(envelope: Any) -> str:
     )
 
 
+#: The end of a refusal's log line when nothing will recover the meeting.
+NOT_RECOVERED = "if it was a finished meeting, it is not recovered: trigger its DAG by hand with the bot id"
+
+
+def refusal_outcome(conn_id: str) -> str:
+    """What becomes of a meeting whose delivery naming ``conn_id`` was refused, as the refusal's log line
+    tells it (true for this API server's ``[attendee]`` settings). A connection set up for push (it has a
+    ``webhook_secret``) is noted, so that the catch-up looks at it from now on as at one that delivers:
+    only the connection id of a refused delivery is used, never its unverified body; and a stranger's
+    request cannot turn the catch-up on for a connection used for polling (no secret)."""
+    from airflow_provider_attendee._compat import server_connection
+    from airflow_provider_attendee.plugins import _asset_events
+    from airflow_provider_attendee.plugins.event_settings import read_settings
+
+    settings = read_settings()
+    try:
+        conn = server_connection(conn_id)
+    except Exception as err:
+        return f"connection {conn_id!r} cannot be read ({err}), so the catch-up cannot look at it: {NOT_RECOVERED}"
+    has_secret = bool((conn.extra_dejson or {}).get("webhook_secret"))
+    try:
+        if has_secret:
+            _asset_events.note_refusal(conn_id)
+        caught = (
+            has_secret
+            or conn_id in settings.catch_up_conn_ids
+            or conn_id in _asset_events.catch_up_conn_ids()
+        )
+        started = _asset_events.catch_up_started(conn_id)
+    except Exception as err:  # the metadata DB: the refusal is answered anyway
+        log.warning("Could not note the refusal for connection %r for the catch-up: %s", conn_id, err)
+        return (
+            f"the refusal could not be noted for the catch-up ({err}): a finished meeting is caught up "
+            f"only if connection {conn_id!r} is an Attendee connection with a webhook secret or in "
+            "catch_up_conn_ids"
+        )
+    lookback = settings.catch_up_lookback
+    if not settings.event_sweeper or not settings.catch_up_interval:
+        switch = "event_sweeper = False" if not settings.event_sweeper else "catch_up_interval = 0"
+        return f"the catch-up is off ([attendee] {switch}): {NOT_RECOVERED}"
+    if not caught:
+        unless = (
+            f", unless it gets a webhook_secret within {lookback} (an Attendee connection with one is caught "
+            "up, its first look reaching back catch_up_lookback)"
+            if lookback
+            else ""
+        )
+        return (
+            f"connection {conn_id!r} has no webhook_secret, so the catch-up does not look at it: "
+            f"{NOT_RECOVERED}{unless}"
+        )
+    if started:
+        return (
+            "if it was a finished meeting, the catch-up emits it from the Attendee API at its next look "
+            f"at connection {conn_id!r} (every {settings.catch_up_interval:g} s)"
+        )
+    if lookback:
+        return (
+            "if it was a finished meeting, the catch-up emits it from the Attendee API: its first look at "
+            f"connection {conn_id!r} (due within {settings.catch_up_interval:g} s) reaches back {lookback} "
+            "(catch_up_lookback)"
+        )
+    return (
+        f"the catch-up has not looked at connection {conn_id!r} yet and [attendee] catch_up_lookback is 0 "
+        f"(its first look starts from then): {NOT_RECOVERED}"
+    )
+
+
 def _parse(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -159,24 +227,37 @@ def create_app() -> Any:
     app = FastAPI(title="Attendee webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     retention = read_settings().retention
 
-    def refuse(status: int, reason: str, conn_id: str, envelope: Any = None) -> JSONResponse:
+    async def refuse(
+        status: int, reason: str, conn_id: str, envelope: Any = None, *, lost: bool = True
+    ) -> JSONResponse:
+        """``lost``: Attendee will not send it again (False for a replay of what was recorded before)."""
+        outcome = ""
+        if lost:
+            if not _prepared:
+                await asyncio.to_thread(prepare)
+            outcome = " Attendee does not send a refused delivery again: " + await asyncio.to_thread(
+                refusal_outcome, conn_id
+            )
         log.warning(
-            "Attendee webhook refused (%d) for connection %r: %s; %s. Attendee does not send a refused "
-            "delivery again: the catch-up will find the meeting from the API if it finished.",
+            "Attendee webhook refused (%d) for connection %r: %s; %s.%s",
             status,
             conn_id,
             reason,
             claimed(envelope),
+            outcome,
         )
         Stats.incr("attendee.webhooks.refused")
         return JSONResponse({"error": reason}, status_code=status)
 
-    def unavailable(conn_id: str, envelope: Any, detail: str) -> JSONResponse:
+    async def unavailable(conn_id: str, envelope: Any, detail: str) -> JSONResponse:
+        outcome = await asyncio.to_thread(refusal_outcome, conn_id)
         log.error(
-            "Attendee webhook for connection %r not recorded (503): %s; %s",
+            "Attendee webhook for connection %r not recorded (503): %s; %s. Attendee does not send it again "
+            "after its 3 attempts: %s",
             conn_id,
             detail,
             claimed(envelope),
+            outcome,
         )
         Stats.incr("attendee.webhooks.refused")
         return JSONResponse({"error": "the webhook secret cannot be read (see the API server log)"}, 503)
@@ -185,42 +266,48 @@ def create_app() -> Any:
     async def receive(request: Request, conn_id: str = DEFAULT_CONN_ID) -> JSONResponse:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes", conn_id)
+            return await refuse(400, f"body larger than {MAX_BODY_BYTES} bytes", conn_id)
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY_BYTES:
-                return refuse(400, f"body larger than {MAX_BODY_BYTES} bytes", conn_id)
+                return await refuse(400, f"body larger than {MAX_BODY_BYTES} bytes", conn_id)
         envelope = _parse(body)
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
-            return refuse(401, f"no {SIGNATURE_HEADER} header", conn_id, envelope)
+            return await refuse(401, f"no {SIGNATURE_HEADER} header", conn_id, envelope)
         if not _prepared:
             await asyncio.to_thread(prepare)
         try:
             secret = await asyncio.to_thread(webhook_secret, conn_id)
         except Exception as err:
-            return unavailable(conn_id, envelope, str(err))
+            return await unavailable(conn_id, envelope, str(err))
         if envelope is None:
-            return refuse(400, "body is not JSON", conn_id)
+            return await refuse(400, "body is not JSON", conn_id)
         try:
             authentic = verify_webhook_signature(body, signature, secret)
         except AttendeeConfigurationError as err:  # the secret in the connection is not base64
-            return unavailable(conn_id, envelope, str(err))
+            return await unavailable(conn_id, envelope, str(err))
         if not authentic:
-            return refuse(401, "signature does not match the connection's webhook_secret", conn_id, envelope)
+            return await refuse(
+                401, "signature does not match the connection's webhook_secret", conn_id, envelope
+            )
         if (
             not isinstance(envelope, dict)
             or not envelope.get("idempotency_key")
             or not envelope.get("trigger")
         ):
-            return refuse(
+            return await refuse(
                 400, "not an Attendee webhook envelope (idempotency_key, trigger, data)", conn_id, envelope
             )
         happened = payload_time(envelope)
         if happened is not None and happened < datetime.now(timezone.utc) - retention:
-            return refuse(
-                400, f"delivery older than the retention ({retention}): a replay", conn_id, envelope
+            return await refuse(
+                400,
+                f"delivery older than the retention ({retention}): a replay",
+                conn_id,
+                envelope,
+                lost=False,
             )
         key = str(envelope["idempotency_key"])
         state_change = envelope["trigger"] == "bot.state_change"
@@ -237,8 +324,12 @@ def create_app() -> Any:
                 conn_id=conn_id,
             )
         except DuplicateDelivery:
-            return refuse(
-                400, f"replayed delivery: idempotency_key {key} was received before", conn_id, envelope
+            return await refuse(
+                400,
+                f"replayed delivery: idempotency_key {key} was received before",
+                conn_id,
+                envelope,
+                lost=False,
             )
         event_sweeper.start()
         if recorded.asset_uris:

@@ -11,8 +11,8 @@ def airflow_db(attendee_airflow_db: str) -> str:
 
 @pytest.fixture
 def no_attendee_events(airflow_db: str) -> None:
-    """No attendee:// asset events, queue rows, recorded deliveries or finished meetings left by earlier
-    tests. The simulator's ids come from its seed, so a later test's bots have an earlier test's ids: its
+    """No attendee:// asset events, queue rows, recorded deliveries, finished meetings, catch-up positions
+    or noted refusals left by earlier tests. The simulator's ids come from its seed, so a later test's bots have an earlier test's ids: its
     leftovers would count as this test's events, and the receiver would take its meetings as already seen."""
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -27,7 +27,12 @@ def no_attendee_events(airflow_db: str) -> None:
         session.execute(delete(AssetDagRunQueue))
         attendee_assets = select(AssetModel.id).where(AssetModel.uri.like("attendee://%"))
         session.execute(delete(AssetEvent).where(AssetEvent.asset_id.in_(attendee_assets)))
-        for table in (_asset_events.deliveries, _asset_events.finished_meetings):
+        for table in (
+            _asset_events.deliveries,
+            _asset_events.finished_meetings,
+            _asset_events.catch_up_states,  # positions and leases (an earlier test's sweeper holds one)
+            _asset_events.refusals,
+        ):
             session.execute(delete(table))
 
 

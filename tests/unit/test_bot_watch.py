@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow_provider_attendee.client.bot_watch import IN_LIST_TAIL, LEFT_LIVE_LIST, WatchState, look
-from airflow_provider_attendee.client.models import Bot
+from airflow_provider_attendee.client.bot_watch import (
+    BEFORE_FIRST_LOOK,
+    IN_LIST_TAIL,
+    LEFT_LIVE_LIST,
+    WatchState,
+    look,
+)
+from airflow_provider_attendee.client.models import Bot, BotEvent
 from airflow_provider_attendee.exceptions import AttendeeNotFoundError
 
 ENDED = {"ended"}
+NOW = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc)
 
 
 class FakeBots:
@@ -20,17 +28,33 @@ class FakeBots:
 
     def __init__(self, page_size: int = 3) -> None:
         self.bots: dict[str, str] = {}  # id -> state, in creation order
+        self.changed: dict[str, datetime] = {}  # id -> when it entered its state (its last event)
         self.page_size = page_size
         self.between_views: Callable[[], None] | None = None
         self.requests = 0
 
-    def create(self, state: str = "joining") -> str:
+    def create(self, state: str = "joining", *, at: datetime | None = None) -> str:
         bot_id = f"bot_{len(self.bots):04d}"
-        self.bots[bot_id] = state
+        self.set(bot_id, state, at=at)
         return bot_id
 
+    def set(self, bot_id: str, state: str, *, at: datetime | None = None) -> None:
+        self.bots[bot_id] = state
+        self.changed[bot_id] = at or NOW
+
     def _bot(self, bot_id: str) -> Bot:
-        return Bot(id=bot_id, meeting_url="https://meet.google.com/abc-defg-hij", state=self.bots[bot_id])
+        # As the server lists a bot: its events in order, the newest the one that put it in its state.
+        when = self.changed[bot_id]
+        events = [
+            BotEvent(type="join_requested", created_at=when - timedelta(hours=1)),
+            BotEvent(type="post_processing_completed", created_at=when),
+        ]
+        return Bot(
+            id=bot_id,
+            meeting_url="https://meet.google.com/abc-defg-hij",
+            state=self.bots[bot_id],
+            events=events,
+        )
 
     async def alist_bots(self, *, states: Any = None, meeting_url: str | None = None) -> AsyncIterator[Bot]:
         self.requests += 1
@@ -135,3 +159,72 @@ def test_pushed_bots_are_not_looked_up():
     before = client.requests
     found, _ = asyncio.run(look(client, state, ENDED, already_known=lambda ids: set(ids)))
     assert found == [] and client.requests - before == 2  # the live view and the tail, no look-up
+
+
+def test_the_first_look_reaches_back_to_bots_that_finished_within_the_window_at_no_extra_request():
+    """A scheduled bot created long before its meeting (first in the list) that ended recently is found,
+    like one made minutes ago; what finished before the window, other states, and live bots are not."""
+    client = FakeBots(page_size=2)
+    scheduled_long_ago = client.create("scheduled", at=NOW - timedelta(days=20))
+    old = client.create("ended", at=NOW - timedelta(hours=3))
+    live = client.create("joined_recording", at=NOW - timedelta(minutes=20))
+    failed = client.create("fatal_error", at=NOW - timedelta(minutes=30))  # not a target here
+    recent = client.create("ended", at=NOW - timedelta(minutes=10))
+    edge = client.create("ended", at=NOW - timedelta(hours=1))  # the window's first instant: in
+    client.set(scheduled_long_ago, "ended", at=NOW - timedelta(minutes=50))
+    found, state = asyncio.run(look(client, None, ENDED, reach_back=timedelta(hours=1), now=NOW))
+    assert [(f.bot.id, f.how) for f in found] == [
+        (edge, BEFORE_FIRST_LOOK),
+        (scheduled_long_ago, BEFORE_FIRST_LOOK),
+        (recent, BEFORE_FIRST_LOOK),
+    ]  # oldest first
+    assert old not in {f.bot.id for f in found} and failed not in {f.bot.id for f in found}
+    assert state.live == {live} and state.tail_known
+    # The cost is the walk a first look does anyway: the live view and every page, nothing more.
+    plain = FakeBots(page_size=2)
+    for bot_id, bot_state in client.bots.items():
+        plain.bots[bot_id], plain.changed[bot_id] = bot_state, client.changed[bot_id]
+    asyncio.run(look(plain, None, ENDED, now=NOW))
+    assert client.requests == plain.requests == 1 + 3  # live view + three pages of two
+    # Reported once: the next look reports only what finished since.
+    client.set(live, "ended", at=NOW + timedelta(minutes=1))
+    found, _ = run_look(client, state)
+    assert found == [(live, LEFT_LIVE_LIST)]
+
+
+def test_without_a_reach_back_the_first_look_still_starts_from_now():
+    client = FakeBots()
+    client.create("ended", at=NOW - timedelta(minutes=1))
+    for reach_back in (None, timedelta(0)):
+        found, _ = asyncio.run(look(client, None, ENDED, reach_back=reach_back, now=NOW))
+        assert found == []
+
+
+def test_a_bot_live_when_the_first_look_began_is_reported_by_the_next_look_not_by_the_reach_back():
+    """It finished between the live view and the page that shows it: reported once, by the next look."""
+    client = FakeBots()
+    bot_id = client.create("joined_recording", at=NOW - timedelta(minutes=5))
+    client.between_views = lambda: client.set(bot_id, "ended", at=NOW)
+    first, state = asyncio.run(look(client, None, ENDED, reach_back=timedelta(hours=1), now=NOW))
+    assert first == [] and bot_id in state.live
+    second, state = run_look(client, state)
+    assert second == [(bot_id, LEFT_LIVE_LIST)]
+    assert run_look(client, state)[0] == []
+
+
+def test_the_reach_back_keeps_the_wanted_filter_and_skips_bots_without_events():
+    client = FakeBots()
+    mine = client.create("ended", at=NOW - timedelta(minutes=5))
+    theirs = client.create("ended", at=NOW - timedelta(minutes=5))
+    found, _ = asyncio.run(
+        look(client, None, ENDED, reach_back=timedelta(hours=1), now=NOW, wanted=lambda b: b.id == mine)
+    )
+    assert [f.bot.id for f in found] == [mine] and theirs != mine
+
+    class NoEvents(FakeBots):
+        def _bot(self, bot_id: str) -> Bot:
+            return super()._bot(bot_id).model_copy(update={"events": []})
+
+    bare = NoEvents()
+    bare.create("ended", at=NOW)
+    assert asyncio.run(look(bare, None, ENDED, reach_back=timedelta(hours=1), now=NOW))[0] == []

@@ -14,20 +14,41 @@ LOWEST_CONSTRAINTS ?= ci/constraints-airflow-3.1.0.txt
 SCALE_CONSTRAINTS ?= ci/constraints-scale.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test services test-latest test-lowest lint docs release-check bench clean check-fixtures sync-fixtures
+.PHONY: demo test services test-latest test-lowest lint docs release-check bench clean check-fixtures sync-fixtures \
+	real-server real-server-down real-server-background
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python scripts/demo.py
 
 # The two Airflow versions run side by side (-j2; -O keeps each one's output together): most of a suite's
 # time is spent waiting on Airflow processes and servers, so the whole run fits CI's time on 2 cores. The
-# release check takes the first free slot (it mostly waits on pip and Airflow's CLI).
-test: lint docs services
-	$(MAKE) -j2 -O test-latest test-lowest release-check
+# release check takes the first free slot (it mostly waits on pip and Airflow's CLI). The real Attendee server
+# of tests/system starts coming up first, in the background, so that its few minutes overlap the lint, docs
+# and virtualenv steps; both suites then share it (their fixture waits on its lock), and it is stopped at the
+# end (its virtualenv and database are kept for the next run).
+test: services real-server-background lint docs
+	@status=0; $(MAKE) -j2 -O test-latest test-lowest release-check || status=$$?; \
+	$(PYTHON) scripts/attendee_server.py down || true; exit $$status
 
 # PostgreSQL and Redis (Debian packages) for the Celery deployment test; installed when running as root.
 services:
 	bash scripts/install-services.sh
+
+# The real Attendee server (its source from ../shared/attendee-server or ATTENDEE_SERVER_SOURCE) for the system
+# tests: `make real-server` brings it up in the foreground and prints its URL, key and environment; without a
+# source the system tests skip, saying why. After `services`: both may install Debian packages.
+REAL_SERVER_LOG ?= .attendee-server/bring-up.log
+real-server: services
+	$(PYTHON) scripts/attendee_server.py up
+	$(PYTHON) scripts/attendee_server.py env
+
+real-server-down:
+	$(PYTHON) scripts/attendee_server.py down
+
+real-server-background: services
+	@mkdir -p $(dir $(REAL_SERVER_LOG))
+	@echo "Bringing up the real Attendee server in the background (log: $(REAL_SERVER_LOG))"
+	@nohup $(PYTHON) scripts/attendee_server.py up > $(REAL_SERVER_LOG) 2>&1 < /dev/null &
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -88,4 +109,6 @@ $(VENV_LOWEST)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(VENV_LOWEST) $(VENV_TOOLS) .demo .release site .pytest_cache .pytest-tmp .mypy_cache .ruff_cache
+	-$(PYTHON) scripts/attendee_server.py down
+	rm -rf $(VENV) $(VENV_LOWEST) $(VENV_TOOLS) .demo .release site .pytest_cache .pytest-tmp .mypy_cache .ruff_cache \
+	  .attendee-server

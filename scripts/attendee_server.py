@@ -613,12 +613,13 @@ def up() -> dict[str, Any]:
     work = home()
     state_path = work / "state.json"
     with locked(work / "up.lock"):
+        source = find_source()
         state = read_json(state_path)
-        if healthy(state):
+        if healthy(state) and state.get("source") == str(source):
             log(f"reusing the running server at {state['url']} (project {state['project_id']})")
             return state
         if state:
-            log("the recorded server is not healthy: restarting it")
+            log("the recorded server is not healthy or from another source: restarting it")
             stop_processes(state)
         started = time.monotonic()
         Step.timings = []
@@ -632,7 +633,6 @@ def up() -> dict[str, Any]:
         write_json(config_path, config)
 
         with Step("source") as step:
-            source = find_source()
             tree = unpack(source, work, step)
         with Step("Debian packages") as step:
             install_packages(logs, step)

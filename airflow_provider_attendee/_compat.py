@@ -44,6 +44,28 @@ def server_connection(conn_id: str) -> Any:
         return Connection.get_connection_from_secrets(conn_id)
 
 
+def latest_prior_xcom(ti: Any, task_id: str, key: str = "return_value") -> Any:
+    """What ``task_id`` returned (at ``ti``'s map index) in the latest run up to this one: one value, or
+    None. Bounded: one XCom row is read, however long the history.
+
+    Why here: on Airflow 3 (checked in 3.1.0 and 3.3.2), ``ti.xcom_pull(task_ids=t, include_prior_dates=True)``
+    without ``map_indexes`` asks for every map index (``XCom.get_all``, the execution API's ``/slice``
+    route), and with ``include_prior_dates`` that means every earlier run's value: a single value while
+    exactly one exists, then a list of all of them, ordered by map index only (so in no defined order of
+    runs) and growing with the DAG's history. Given ``map_indexes``, both versions ask for one value
+    instead (``XCom.get_one``: the single-XCom route, which orders the runs up to this one by logical date,
+    newest first, then by the XCom's timestamp, and returns the first). This run's own value is not among
+    them: Airflow clears a task instance's XComs when it starts running.
+    """
+    map_index = getattr(ti, "map_index", None)
+    return ti.xcom_pull(
+        task_ids=task_id,
+        key=key,
+        include_prior_dates=True,
+        map_indexes=-1 if map_index is None else map_index,
+    )
+
+
 def default_deferrable() -> bool:
     """Airflow's ``[operators] default_deferrable`` setting."""
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
@@ -57,5 +79,6 @@ __all__ = [
     "Stats",
     "conf",
     "default_deferrable",
+    "latest_prior_xcom",
     "server_connection",
 ]

@@ -230,6 +230,26 @@ class RejectionMemory:
         ]
 
 
+def latest_summary(pulled: Any) -> Mapping[str, Any] | None:
+    """The previous run's summary out of what was read back: a summary as it is; a list of summaries (what
+    Airflow's ``xcom_pull`` returns when it matched several runs' values) gives the newest by its
+    ``synced_at``, never a list position (Airflow returns them in no defined order); else None."""
+    if isinstance(pulled, Mapping):
+        return pulled
+    if not isinstance(pulled, list | tuple):
+        return None
+    dated = [(_parse_time(s.get("synced_at")), s) for s in pulled if isinstance(s, Mapping)]
+    known = [(at, s) for at, s in dated if at is not None]
+    return max(known, key=lambda pair: pair[0])[1] if known else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def _starts_after(entry: Mapping[str, Any], moment: datetime) -> bool:
     try:
         return datetime.fromisoformat(str(entry["event_start"])) >= moment

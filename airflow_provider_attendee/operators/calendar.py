@@ -213,17 +213,28 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         return _as_datetime(previous, "prev_start_date_success") if previous else None
 
     def previous_summary(self, context: Context) -> Any:
-        """This task's summary from the latest earlier run (where its rejections are remembered)."""
+        """This task's summary from the latest earlier run (where its rejections are remembered): one
+        XCom read, whatever the number of earlier runs (``_compat.latest_prior_xcom`` says why)."""
+        from airflow_provider_attendee._compat import latest_prior_xcom
+        from airflow_provider_attendee.meetings.calendar_plan import latest_summary
+
         ti = context.get("ti")
         if ti is None:
             return None
         try:
-            return ti.xcom_pull(task_ids=self.task_id, include_prior_dates=True)
+            pulled = latest_prior_xcom(ti, self.task_id)
         except Exception as err:  # a missing memory costs one repeated request, never the sync
             self.log.warning(
                 "Could not read the previous run's summary (%s): refused events are sent again.", err
             )
             return None
+        summary = latest_summary(pulled)
+        if pulled is not None and summary is None:
+            self.log.warning(
+                "The previous run's summary is unreadable (%s): refused events are sent again.",
+                type(pulled).__name__,
+            )
+        return summary
 
     def events_in_window(
         self, hook: AttendeeHook, start: datetime, end: datetime, previous: datetime | None
@@ -306,6 +317,7 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         outcome.rejected.sort(key=lambda item: item["event_id"])
         summary = summarise(actions, outcome, [format_datetime(start, "start"), format_datetime(end, "end")])
         summary["mode"] = "incremental" if since else "full"
+        summary["synced_at"] = format_datetime(now, "now")  # which of several summaries is the latest
         self.log.info("Calendar sync (%s): %s", summary["mode"], summary["counts"])
         for item in summary["created"]:
             self.log.info("Created bot %s for event %s", item["bot_id"], item["event_id"])

@@ -38,7 +38,13 @@ class FakeTI:
     def xcom_push(self, key: str, value: Any) -> None:
         pass
 
-    def xcom_pull(self, task_ids: str, include_prior_dates: bool = False) -> Any:
+    def xcom_pull(
+        self,
+        task_ids: str,
+        key: str = "return_value",
+        include_prior_dates: bool = False,
+        map_indexes: Any = None,
+    ) -> Any:
         return self.previous_summary if include_prior_dates else None
 
 

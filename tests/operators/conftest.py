@@ -20,7 +20,11 @@ class FakeTaskInstance:
         self.xcoms[key] = value
 
     def xcom_pull(
-        self, task_ids: str | None = None, key: str = "return_value", include_prior_dates: bool = False
+        self,
+        task_ids: str | None = None,
+        key: str = "return_value",
+        include_prior_dates: bool = False,
+        map_indexes: Any = None,
     ) -> Any:
         return None if include_prior_dates else self.xcoms.get(key)
 

@@ -8,6 +8,11 @@ comparing URLs: the server stores a bot's URL normalised and the event's raw. A 
 follows its event on the server (new start, new link); a ``staged`` bot (about to join) does not: when
 its event moved, it no longer serves the event, so the event gets a new bot and the stale one is reported.
 The same holds for a bot already in the meeting at the event's old start.
+
+A bot keeps its deduplication key when the server moves it, so an event's key (which names a start) can
+be held by a bot that joins at another time: :func:`execute_plan` then checks who holds it
+(:func:`key_holders`) and creates with a key derived from the holder (:func:`key_past`) unless the holder
+serves the event.
 """
 
 from __future__ import annotations
@@ -94,6 +99,23 @@ def deduplication_key(key_prefix: str, event: CalendarEvent) -> str:
     return f"{key_prefix}{event.id}@{int(event.start_time.timestamp())}"
 
 
+def key_past(base_key: str, holder: Bot) -> str:
+    """The key to use when the event's key (``base_key``, or one derived from it) is held by ``holder``, a
+    live bot that does not serve the event.
+
+    The server moves a ``scheduled`` bot with its event but keeps its key, so a key names the start its bot
+    was created for, not the one it joins at: moved back to that start once its bot is staged, the event's
+    key is held by a bot that joins at another time. The next key is derived from the holder, so that
+    overlapping runs that meet the same holder try the same key (one of them creates, the others find
+    that bot holding it and serving the event)."""
+    return f"{base_key}~{holder.id}"
+
+
+#: How many keys one create tries before it gives up (each further key is held by a bot that does not
+#: serve the event: one per round of "moved back while staged", so more than one is already rare).
+MAX_KEY_ATTEMPTS = 4
+
+
 def plan(events: Iterable[CalendarEvent], selection: Selection) -> Plan:
     """Decide per event: create a bot, delete its scheduled bots, or leave it alone (with why)."""
     result = Plan()
@@ -160,7 +182,9 @@ class Outcome:
     failed: list[dict[str, str]] = field(default_factory=list)
     #: Permanent 4xx rejections of one event (e.g. a Zoom event in a project without Zoom credentials).
     rejected: list[dict[str, str]] = field(default_factory=list)
-    already_had_bot: list[str] = field(default_factory=list)
+    #: Events whose key was held by a live bot that serves them (created concurrently, or by an earlier
+    #: attempt): event id -> that bot's id.
+    already_had_bot: dict[str, str] = field(default_factory=dict)
     too_late: list[str] = field(default_factory=list)
 
 
@@ -276,17 +300,34 @@ async def execute_plan(
 
     async def create(event: CalendarEvent) -> None:
         async with limit:
+            key = base_key = deduplication_key(key_prefix, event)
+            refusals: list[AttendeeError] = []
             try:
-                bot = await hook.acreate_bot(
-                    calendar_event_id=event.id,
-                    bot_name=render_template(bot_name, event),
-                    deduplication_key=deduplication_key(key_prefix, event),
-                    metadata={k: render_template(v, event) for k, v in (metadata or {}).items()} or None,
-                    **(bot_settings or {}),
-                )
-                outcome.created.append({"event_id": event.id, "bot_id": bot.id})
-            except AttendeeDeduplicationKeyInUseError:
-                outcome.already_had_bot.append(event.id)  # created concurrently or by an earlier attempt
+                for _ in range(MAX_KEY_ATTEMPTS):
+                    try:
+                        bot = await hook.acreate_bot(
+                            calendar_event_id=event.id,
+                            bot_name=render_template(bot_name, event),
+                            deduplication_key=key,
+                            metadata={k: render_template(v, event) for k, v in (metadata or {}).items()}
+                            or None,
+                            **(bot_settings or {}),
+                        )
+                    except AttendeeDeduplicationKeyInUseError as err:
+                        serving, blocking = await key_holders(hook, key, event)
+                        if serving is not None:  # created concurrently or by an earlier attempt
+                            outcome.already_had_bot[event.id] = serving.id
+                            return
+                        if blocking is not None:  # held by a bot that joins elsewhere: another key
+                            key = key_past(base_key, blocking)
+                        refusals.append(err)  # (else its holder just finished: the same key again)
+                        continue
+                    created = {"event_id": event.id, "bot_id": bot.id}
+                    if key != base_key:
+                        created["deduplication_key"] = key
+                    outcome.created.append(created)
+                    return
+                outcome.failed.append(_problem(event, "create", refusals[-1]))
             except AttendeeInvalidRequestError as err:
                 if "join_at" in err.field_errors:  # started between listing and creating: nothing to join
                     outcome.too_late.append(event.id)
@@ -314,15 +355,38 @@ async def execute_plan(
     await asyncio.gather(*(create(e) for e in actions.create), *(delete(*d) for d in actions.delete))
     for bucket in (outcome.created, outcome.cancelled, outcome.failed, outcome.rejected):
         bucket.sort(key=lambda item: item["event_id"])
-    outcome.already_had_bot.sort()
+    outcome.already_had_bot = dict(sorted(outcome.already_had_bot.items()))
     return outcome
+
+
+async def key_holders(hook: Any, key: str, event: CalendarEvent) -> tuple[Bot | None, Bot | None]:
+    """Who holds a deduplication key the server said is in use: ``(serving, blocking)``.
+
+    ``serving`` is a live holder bound to the event (in its ``bots`` list, read again now: a bot created
+    by a concurrent run since the listing is there too) that serves it at its current start: the event
+    has its bot. Otherwise ``blocking`` is a live holder that does not (a bot the server moved with the
+    event, then staged, at another start; or a bot of something else): the event needs another key. Both
+    None: the holder finished meanwhile, the key is free again.
+    """
+    holders = [bot async for bot in hook.alist_bots(deduplication_key=key) if bot.state not in TERMINAL]
+    if not holders:
+        return None, None
+    current = event
+    async for fresh in hook.alist_calendar_events(event_id=event.id):
+        if fresh.id == event.id:
+            current = fresh
+    bound = {bot.id for bot in current.bots}
+    for bot in holders:
+        if bot.id in bound and not current.is_deleted and serves(bot, current):
+            return bot, None
+    return None, holders[0]
 
 
 def summarise(actions: Plan, outcome: Outcome, window: Sequence[str]) -> dict[str, Any]:
     """The operator's XCom: counts and ids (small, JSON-serialisable)."""
     skipped = dict(actions.skipped)
-    for event_id in outcome.already_had_bot:
-        skipped[event_id] = "bot already exists (deduplication key in use)"
+    for event_id, bot_id in outcome.already_had_bot.items():
+        skipped[event_id] = f"bot already exists (deduplication key in use by bot {bot_id}, which serves it)"
     for event_id in outcome.too_late:
         skipped[event_id] = "started before its bot could be scheduled"
     return {

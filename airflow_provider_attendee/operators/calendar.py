@@ -52,7 +52,9 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
     ``t`` the window is ``[t + lead_time, t + lookahead)`` (or ``[window_start, window_end)`` when given).
     Each eligible event starting in the window without a live bot gets one (bound with
     ``calendar_event_id``; deduplication key ``<key_prefix><event id>@<start epoch>``, so overlapping
-    runs never double-book); the ``scheduled`` bots of cancelled or deselected events are deleted. A
+    runs never double-book; when that key is held by a bot that no longer serves the event, e.g. one the
+    server moved with the event and that was then staged, ``<that key>~<holder bot id>``); the
+    ``scheduled`` bots of cancelled or deselected events are deleted. A
     bound ``scheduled`` bot follows its event on the server (new start, new link), so a rescheduled event
     keeps its bot. A bot past ``scheduled`` (staged minutes before joining, joining, in the meeting)
     neither follows nor can be deleted: if its event was moved, the event gets a new bot for the new start
@@ -320,7 +322,16 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         summary["synced_at"] = format_datetime(now, "now")  # which of several summaries is the latest
         self.log.info("Calendar sync (%s): %s", summary["mode"], summary["counts"])
         for item in summary["created"]:
-            self.log.info("Created bot %s for event %s", item["bot_id"], item["event_id"])
+            if "deduplication_key" in item:  # its usual key is held by a bot that joins at another start
+                self.log.info(
+                    "Created bot %s for event %s with deduplication key %s: the event's usual key is held "
+                    "by a bot that no longer serves it (see unremovable)",
+                    item["bot_id"],
+                    item["event_id"],
+                    item["deduplication_key"],
+                )
+            else:
+                self.log.info("Created bot %s for event %s", item["bot_id"], item["event_id"])
         for item in summary["cancelled"]:
             self.log.info("Deleted bot %s of event %s (%s)", item["bot_id"], item["event_id"], item["reason"])
         for event_id, message in summary["unremovable"].items():

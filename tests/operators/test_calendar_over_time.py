@@ -25,6 +25,10 @@ ZOOM = "https://zoom.us/j/9876543210?pwd=abc"
 pytestmark = pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full"])
 
 
+def parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+
+
 def meet(n: int) -> str:
     return f"https://meet.google.com/{CalendarModel._code(n)}?authuser=0"
 
@@ -299,3 +303,56 @@ def test_a_refused_event_is_reported_not_resent_while_unchanged(cal: Calendar) -
         AttendeeCalendarSyncError, match=r"(?s)refused 1 calendar event.*Zoom App credentials"
     ):
         cal.sync(on_rejected="fail")
+
+
+@pytest.mark.parametrize("moved", ["earlier", "later"])
+def test_an_event_moved_back_to_its_first_start_while_its_moved_bot_is_staged_gets_a_bot(
+    cal: Calendar, moved: str
+) -> None:
+    """The server moves a scheduled bot with its event and keeps its deduplication key, which names the
+    start the bot was created for. Moved back to that start once the bot is staged (it no longer follows),
+    the event needs a new bot, and a POST with that key is refused (400 "Deduplication key already in use")
+    because the staged bot holds it. The sync must still give the event a bot.
+
+    ``earlier``: created for +60 min, moved to +30, staged 5 min before that, moved back to +60 (what a real
+    server can do). ``later``: created for +30, moved to +60, staged at once (admin), moved back to +30 (the
+    order in which it was reported)."""
+    first, other = (60, 30) if moved == "earlier" else (30, 60)
+    event = cal.add(first)
+    cal.sync()
+    [bot] = cal.live_bots(event)
+    key, first_start = bot["deduplication_key"], parse(bot["join_at"])
+    cal.admin.reschedule_event(event, start_in_minutes=other)
+    cal.admin.advance(minutes=1)
+    assert cal.sync()["counts"]["created"] == 0  # the scheduled bot followed: nothing to do
+    [moved_bot] = cal.live_bots(event)
+    assert (moved_bot["id"], moved_bot["deduplication_key"]) == (bot["id"], key)  # moved, same key
+    if moved == "earlier":
+        cal.admin.advance(minutes=other - 1 - 4)  # 4 minutes before its new start: staged
+    else:
+        cal.admin.fire_event(bot["id"], "staged")
+    [staged] = cal.live_bots(event)
+    assert staged["state"] == "staged"
+    old_join = staged["join_at"]
+
+    back = (first_start - cal.now()).total_seconds() / 60
+    cal.admin.reschedule_event(event, start_in_minutes=back)  # back to its first start
+    assert cal.world.calendar_events[event].start_time == first_start
+    cal.admin.reset_counters()
+    summary = cal.sync()
+    assert [c["event_id"] for c in summary["created"]] == [event], summary
+    assert (
+        event not in summary["skipped"] and summary["counts"]["rejected"] == summary["counts"]["failed"] == 0
+    )
+    assert bot["id"] in summary["unremovable"][event] and "gets a new bot" in summary["unremovable"][event]
+    [serving] = cal.serving(event)
+    assert serving["id"] != bot["id"] and serving["deduplication_key"] == f"{key}~{bot['id']}"
+    assert summary["created"][0]["deduplication_key"] == serving["deduplication_key"]
+    assert cal.posts() == 2  # refused with the event's key, then created with the one past its holder
+    [still] = [b for b in cal.live_bots(event) if b["id"] == bot["id"]]
+    assert still["join_at"] == old_join  # the staged bot keeps the time it was moved to
+
+    for _ in range(3):  # later runs: the event keeps exactly one bot at its start, nothing more is made
+        cal.admin.advance(minutes=4)
+        assert cal.sync()["counts"]["created"] == 0
+        assert len(cal.serving(event)) == 1

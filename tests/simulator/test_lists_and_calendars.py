@@ -265,3 +265,54 @@ def test_bundled_demo_scenario(attendee_simulator):
     meetings = attendee_simulator.simulator.scenario.meetings
     assert len(meetings) == 4 and all(3 <= len(m.participants) <= 8 for m in meetings[:3])
     assert meetings[3].admission == "waiting_room" and meetings[3].admit_after_seconds is None
+
+
+def test_bound_bots_json_has_no_calendar_event_id_and_a_moved_bot_keeps_its_key(attendee_simulator):
+    """As on the real server (BEHAVIOUR.md, "Calendar sync and bound bots"): a bot's JSON has no
+    calendar_event_id (the event's ``bots`` list is the link); the calendar sync moves a bound scheduled bot
+    with its event and keeps its deduplication key, leaves a staged one where it is, so a key naming the
+    first start is still held when the event comes back to that start: 400 "Deduplication key already in
+    use"."""
+    admin = attendee_simulator.admin
+    _, (event_id,) = admin.add_calendar(
+        events=[{"name": "Sync", "meeting_url": MEET, "start_in_minutes": 60}]
+    )
+    api = httpx.Client(
+        base_url=f"{attendee_simulator.url}/api/v1",
+        headers={"Authorization": f"Token {attendee_simulator.api_key}"},
+    )
+    key = f"k-{event_id}@first-start"
+    created = api.post(
+        "/bots", json={"calendar_event_id": event_id, "bot_name": "Notes", "deduplication_key": key}
+    )
+    assert created.status_code == 201
+    bot_id, first_start = created.json()["id"], created.json()["join_at"]
+    (event,) = api.get("/calendar_events", params={"event_id": event_id}).json()["results"]
+    bodies = [
+        created.json(),
+        api.get(f"/bots/{bot_id}").json(),
+        *api.get("/bots").json()["results"],
+        *event["bots"],
+    ]
+    assert all("calendar_event_id" not in body for body in bodies)
+    assert [b["id"] for b in event["bots"]] == [bot_id]
+
+    admin.reschedule_event(event_id, start_in_minutes=30)  # the scheduled bot follows, with its key
+    moved = api.get(f"/bots/{bot_id}").json()
+    (event,) = api.get("/calendar_events", params={"event_id": event_id}).json()["results"]
+    assert moved["join_at"] == event["start_time"] != first_start and moved["deduplication_key"] == key
+    admin.advance(minutes=26)  # 4 minutes before its new start: staged, no longer follows
+    assert api.get(f"/bots/{bot_id}").json()["state"] == "staged"
+    admin.reschedule_event(event_id, start_in_minutes=34)  # back to the first start
+    (event,) = api.get("/calendar_events", params={"event_id": event_id}).json()["results"]
+    staged = api.get(f"/bots/{bot_id}").json()
+    assert event["start_time"] == first_start and staged["join_at"] != first_start
+    assert staged["deduplication_key"] == key and [b["id"] for b in event["bots"]] == [bot_id]
+    again = api.post(
+        "/bots", json={"calendar_event_id": event_id, "bot_name": "Notes", "deduplication_key": key}
+    )
+    assert again.status_code == 400 and again.json()["error"].startswith("Deduplication key already in use")
+    assert [b["id"] for b in api.get("/bots", params={"deduplication_key": key}).json()["results"]] == [
+        bot_id
+    ]
+    api.close()

@@ -281,11 +281,19 @@ def error_for_status(
         )
     elif 400 <= status_code < 500:
         cls = _classify_bad_request(detail) if status_code == 400 else AttendeeInvalidRequestError
+        named = [name for name in field_errors if name != "non_field_errors"]
         hint = {
             AttendeeDeduplicationKeyInUseError: " Look the live bot up with list_bots(deduplication_key=...) "
             "or use another key.",
             AttendeeInvalidStateError: " Check the bot's state before this call.",
-        }.get(cls, " Fix the request fields named above.")
+        }.get(
+            cls,
+            " Fix the request fields named above."
+            if named
+            # e.g. {"error": "Zoom App credentials are required..."}: about the project, not a field
+            else " The server names no request field: do what its message says (it may be about the "
+            "project's settings rather than this request).",
+        )
         error = cls(where + hint, http_status=status_code, method=method, path=path, detail=detail)
         error.field_errors = field_errors
     else:

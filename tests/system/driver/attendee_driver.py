@@ -28,7 +28,10 @@ Ids are the public ones (``proj_...``, ``bot_...``, ``cal_...``). Times (``at``)
 - ``set_webhook_active(subscription_id, active)`` -> ``{id, active}``; ``delete_webhook(subscription_id)``.
 - ``webhook_deliveries(project_id=None, bot_id=None, trigger=None)`` -> list of ``{idempotency_key, trigger,
   status (pending|success|failure), attempt_count, bot_id, calendar_id, url, payload, response_body_list,
-  created_at, last_attempt_at, succeeded_at}`` in creation order: what the server sent (or tried to).
+  created_at, last_attempt_at, succeeded_at}`` in creation order: what the server sent (or tried to). A
+  delivery is ``failure`` after each failed attempt; it is final once ``attempt_count`` is 3 (within a few
+  seconds). No row is made for an inactive subscription. Deliveries are signed with the project's newest
+  WebhookSecret row.
 - ``add_zoom_credentials(project_id)``: fake Zoom OAuth app credentials (Zoom bots can then be created).
 - ``bot_event(bot_id, event_type, sub_type=None, at=None, metadata=None)`` -> ``{state, old_state,
   event_type, sub_type, created_at, event_id}``: ``BotEventManager.create_event``, the server's state machine

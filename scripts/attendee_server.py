@@ -373,26 +373,28 @@ def as_postgres(cmd: list[str]) -> list[str]:
 
 
 def pg_dirs(work: Path) -> tuple[Path, Path]:
-    """The cluster's data directory and its socket directory (short enough for a Unix socket path)."""
+    """The cluster's data directory and its socket directory (short enough for a Unix socket path).
+
+    In the work dir, unless the postgres user cannot reach it (a clone under /root): then in /var/tmp."""
+    digest = hashlib.sha256(str(work).encode()).hexdigest()[:12]
     base = work / "pg"
+    if os.geteuid() == 0 and subprocess.run(as_postgres(["test", "-x", str(work)])).returncode != 0:
+        base = Path("/var/tmp") / f"attendee-server-pg-{digest}"
     socket_dir = base / "run"
     if len(str(socket_dir / f".s.PGSQL.{PG_PORT}")) > 100:
-        socket_dir = Path("/tmp") / f"attendee-pg-{hashlib.sha256(str(work).encode()).hexdigest()[:12]}"
+        socket_dir = Path("/tmp") / f"attendee-pg-{digest}"
     return base / "data", socket_dir
 
 
-def start_postgres(work: Path, logs: Path, step: Step) -> tuple[int, str]:
-    """Our own cluster, on its own Unix socket; returns (pid, socket dir)."""
+def start_postgres(work: Path, logs: Path, step: Step) -> tuple[int, str, Path]:
+    """Our own cluster, on its own Unix socket; returns (pid, socket dir, data dir)."""
     binaries = postgres_bin()
     data, socket_dir = pg_dirs(work)
     for directory in (data.parent, socket_dir):
         directory.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(directory, "postgres", "postgres")
-    pg_log = logs / "postgres.log"
-    if os.geteuid() == 0:
-        pg_log.touch()
-        shutil.chown(pg_log, "postgres", "postgres")
+    pg_log = data.parent / "postgres.log"  # written by the postgres user
     if not (data / "PG_VERSION").exists():
         shutil.rmtree(data, ignore_errors=True)
         run(
@@ -467,7 +469,7 @@ def start_postgres(work: Path, logs: Path, step: Step) -> tuple[int, str]:
     )
     if db.stdout.strip() != "1":
         run([*psql, f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}"])
-    return pid, str(socket_dir)
+    return pid, str(socket_dir), data
 
 
 def redis_ping(port: int) -> bool:
@@ -639,7 +641,7 @@ def up() -> dict[str, Any]:
         with Step("virtualenv") as step:
             venv = build_venv(tree, work, logs, step)
         with Step("PostgreSQL") as step:
-            pg_pid, socket_dir = start_postgres(work, logs, step)
+            pg_pid, socket_dir, pg_data = start_postgres(work, logs, step)
         with Step("Redis") as step:
             redis_pid, redis_port = start_redis(work, config, step)
         write_json(config_path, config)
@@ -695,7 +697,7 @@ def up() -> dict[str, Any]:
             "driver": str(DRIVER),
             "env": env,
             "logs": str(logs),
-            "pg_data": str(pg_dirs(work)[0]),
+            "pg_data": str(pg_data),
         }
         write_json(state_path, state)
         with Step("health check"):

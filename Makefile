@@ -15,7 +15,7 @@ SCALE_CONSTRAINTS ?= ci/constraints-scale.txt
 PYTEST_ARGS ?=
 
 .PHONY: demo test services test-latest test-lowest lint docs release-check bench clean check-fixtures sync-fixtures \
-	real-server real-server-down real-server-background
+	real-server real-server-down real-server-background recapture-recordings
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python scripts/demo.py
@@ -86,6 +86,13 @@ check-fixtures:
 sync-fixtures:
 	cp -r $(SHARED)/attendee-api/. $(FIXTURES)/
 	cp -r $(SHARED)/seeds/. $(FIXTURES)/seeds/
+
+# The conformance recordings played again on the real Attendee server (brought up, or reused, by the script), each
+# in a fresh project, into tests/fixtures/recaptured/ (tests/conformance/test_recaptured.py compares them with
+# the originals and replays them on the simulator). RECAPTURE=lifecycle.json ... recaptures only those.
+RECAPTURE ?=
+recapture-recordings: $(VENV)/.installed
+	$(VENV)/bin/python scripts/recapture_recordings.py $(RECAPTURE)
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python -m bench

@@ -72,7 +72,7 @@ def evaluate_transcript(bot: Bot, require_recording: bool) -> tuple[str, str] | 
     recording_done = bot.recording_state == "complete" or not require_recording
     if transcript_done and recording_done:
         return "success", f"Bot {bot.id}: transcript{' and recording' if require_recording else ''} complete."
-    if nothing_transcribed(bot) and recording_done:
+    if bot.state == "ended" and nothing_transcribed(bot) and recording_done:  # a bot that failed fails
         return "success", (
             f"Bot {bot.id} is {bot.state} and nothing was transcribed (transcription "
             f"{bot.transcription_state}): the transcript is final and empty."

@@ -152,6 +152,8 @@ class AttendeeTranscriptOperator(_OutputOperator):
         self.push_bot_link(context, self.bot_id)
         bot = self.hook.get_bot(self.bot_id)
         note = None
+        if bot.state == "data_deleted":  # the transcript is gone ([]), whatever its state says
+            self.raise_not_ready(bot)
         if bot.transcription_state == "complete":
             utterances = self.hook.get_transcript(self.bot_id)
         elif nothing_transcribed(bot):

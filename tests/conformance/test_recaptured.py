@@ -70,24 +70,12 @@ KNOWN_DRIFT: dict[tuple[str, str], str] = {
 
 #: Where the simulator answers the recaptured requests differently on purpose, and why. Keys: ("*", key)
 #: for a key anywhere, or ("<file>#<index>", JSON path) with ids written <id>.
-NO_FILE_COMPLETE = (
-    "the real server ends a recording that got no file as `failed` (RecordingManager.terminate_recording: "
-    "`complete` only with a file or format 'none'); the simulator's server without recording storage says "
-    "`complete` and 404s the file. Not changed yet: tests/simulator/test_bots.py "
-    "(test_a_server_without_recording_storage_has_no_files) asserts `complete`; the change is in state.py at "
-    "post_processing_completed: an in-progress recording ends `failed` when no file is stored (no recording "
-    "storage) unless its format is 'none'"
-)
 SIMULATOR_DIFFERENCES: dict[tuple[str, str], str] = {
     ("*", "raw"): "a calendar event's `raw` is the calendar provider's own JSON; the simulator serves a "
     "placeholder",
     ("*", "platform_uuid"): "a calendar event's id in Google (the simulator's scenario names its own)",
     ("*", "ical_uid"): "as platform_uuid",
     ("*", "client_id"): "the calendar's OAuth client id, set up by the driver (the simulator's is its own)",
-    ("lifecycle.json#10", "$.recording_state"): NO_FILE_COMPLETE,
-    ("lifecycle.json#11", "$.results[<id>].recording_state"): NO_FILE_COMPLETE,
-    ("null_names.json#0", "$.recording_state"): NO_FILE_COMPLETE,
-    ("speech_events_off.json#0", "$.recording_state"): NO_FILE_COMPLETE,
     (
         "calendar_changes.json#29",
         "$.results:order",

@@ -495,21 +495,3 @@ class TestNothingTranscribed:
             context
         )
         assert (result["note"], result["utterances"]) == ("nothing_transcribed", 0)
-
-    def test_a_failed_transcription_fails_without_retries(self, attendee_simulator, context, tmp_path):
-        from airflow_provider_attendee.exceptions import AttendeeBotFailedError
-
-        attendee_simulator.admin.reset("demo", time_scale=0)
-        bot = AttendeeHook().create_bot(DEMO_MEETING, bot_name="Notes").id
-        attendee_simulator.admin.advance(60)  # transcribing
-        attendee_simulator.admin.fail_bot(bot)
-        assert AttendeeHook().get_bot(bot).transcription_state == "failed"
-        operator = AttendeeTranscriptOperator(task_id="t", bot_id=bot, destination=str(tmp_path))
-        with pytest.raises(AttendeeBotFailedError, match="will never be complete") as raised:
-            operator.execute(context)
-        assert isinstance(raised.value, AirflowFailException)
-        assert list(tmp_path.iterdir()) == []
-        partial = AttendeeTranscriptOperator(
-            task_id="t", bot_id=bot, destination=str(tmp_path), allow_incomplete=True
-        ).execute(context)
-        assert partial["note"] == "incomplete" and partial["utterances"] >= 1

@@ -352,7 +352,8 @@ def test_format_none_records_and_transcribes_but_makes_no_file(hook, attendee_si
 def test_a_server_without_recording_storage_has_no_files(hook, attendee_simulator):
     bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
     attendee_simulator.admin.advance(300)
-    assert hook.get_bot(bot.id).recording_state == "complete"
+    # The real server (recaptured lifecycle): no file where one was asked for is a failed recording.
+    assert hook.get_bot(bot.id).recording_state == "failed"
     with pytest.raises(AttendeeRecordingMissingError, match="recording storage"):
         hook.get_recording(bot.id)
     with pytest.raises(AttendeeNotFoundError, match=r"Bot not found\. Check the id"):

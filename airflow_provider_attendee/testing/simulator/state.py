@@ -808,16 +808,24 @@ class SimWorld:
         elif kind == "left_meeting":
             self._later(bot, at + POST_PROCESSING_DURATION, "post_processing_completed")
         elif kind == "post_processing_completed":
-            bot.recording_state = "complete" if bot.recording_started_at else "failed"
+            # As the real server's RecordingManager.terminate_recording: a recording in progress ends
+            # complete when its file exists or none was asked for (format "none"), else failed; one that
+            # never started stays not_started.
+            if bot.recording_state in ("in_progress", "paused"):
+                has_file = self.recording_storage or not bot.makes_recording_file
+                bot.recording_state = "complete" if has_file else "failed"
             self._refresh_transcription(bot, at)
             bot.transcription_state = "complete" if self._transcribed(bot, at) else "not_started"
         elif kind in ("could_not_join_meeting", "fatal_error"):
             bot.generation += 1
             bot.departed_at = bot.departed_at or at
-            if bot.recording_state == "in_progress":
-                bot.recording_state = "failed"
+            # The real server terminates the recording here too: no file was uploaded (failed, unless no
+            # file was asked for); a transcription in progress whose utterances are all transcribed (the
+            # simulator transcribes each at once) completes.
+            if bot.recording_state in ("in_progress", "paused"):
+                bot.recording_state = "failed" if bot.makes_recording_file else "complete"
             if bot.transcription_state == "in_progress":
-                bot.transcription_state = "failed"
+                bot.transcription_state = "complete"
         elif kind == "data_deleted":
             bot.data_deleted = True
             bot.content_due = False

@@ -3,6 +3,9 @@ burners run for the whole of each test. Each meeting must be consumed by exactly
 
 - push: three rounds of six meetings ending together; three meetings ending while the connection's
   webhook secret is wrong (every delivery refused); five ending while the API server is down (>= 20 s);
+- push from the start: the secret wrong from the first delivery (none ever accepted, then fixed); the API
+  server down seconds after the first delivery, before the catch-up's first look: nothing is lost, as the
+  catch-up knows every connection set up for push and its first look reaches back (catch_up_lookback);
 - poll: three rounds of six meetings ending together through the polling trigger, the last round created
   and finished between two polls;
 - PostgreSQL with two API-server processes receiving deliveries: 30 meetings ending in bursts (in the
@@ -105,6 +108,29 @@ def deliveries_failed(sim, bots: set[str]) -> bool:
     )
 
 
+def delivered(sim, bots: set[str]) -> bool:
+    """The delivery of each of these bots' ``ended`` state was accepted."""
+    ended = [
+        d
+        for d in sim.admin.webhook_deliveries()
+        if d["bot_id"] in bots
+        and d["trigger"] == "bot.state_change"
+        and (d.get("data") or {}).get("new_state") == "ended"
+    ]
+    return {d["bot_id"] for d in ended if d["delivered"]} == bots
+
+
+def sources_by_bot(out: Path) -> dict[str, str]:
+    """Bot id -> how its consumed meeting was emitted (webhook, catch_up)."""
+    return {path.name.split("__")[0]: path.name.split("__")[1] for path in out.iterdir()}
+
+
+def catch_up_position(airflow: RealAirflow, conn_id: str) -> str | None:
+    """The catch-up's saved position for the connection (None: it never completed a look)."""
+    rows = airflow.query("SELECT state FROM attendee_catch_up WHERE conn_id = :conn_id", conn_id=conn_id)
+    return rows[0][0] if rows else None
+
+
 def connection(sim, secret: str) -> str:
     conn = json.loads(sim.connection_json())
     conn["extra"] = {**conn.get("extra", {}), "webhook_secret": secret}
@@ -186,6 +212,140 @@ def test_push_under_load_through_a_wrong_secret_and_an_outage(tmp_path, monkeypa
             print(
                 f"push: {len(everyone)} meetings, each consumed once; sources {dict(how)}; "
                 f"caught up {len(missed)} missed meetings {catch_up_delay:.1f} s after the API server was back"
+            )
+
+
+def push_env(out: Path) -> dict[str, str]:
+    return {
+        "ATTENDEE_TEST_EVENTS": "push",
+        "ATTENDEE_PUSH_OUT": str(out),
+        "AIRFLOW__ATTENDEE__CATCH_UP_INTERVAL": "5",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_push_with_the_secret_wrong_from_the_first_delivery(tmp_path, monkeypatch):
+    """No delivery is ever accepted until the secret is fixed: the catch-up knows the connection anyway
+    (an Attendee connection with a webhook secret), so each refused meeting is processed once; then the
+    fixed secret's meetings are pushed, once."""
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    wrong = base64.b64encode(secrets.token_bytes(32)).decode()
+    out = tmp_path / "consumed"
+    out.mkdir()
+    with (
+        cpu_burners(BURNERS),
+        start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim,
+    ):
+        monkeypatch.delenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", raising=False)
+        with RealAirflow(tmp_path / "home", DAGS, **push_env(out)) as airflow:
+            set_connection(airflow, connection(sim, wrong))  # wrong from day one
+            monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
+            airflow.wait_for_dag(DAG_ID)
+            wait_until(airflow.api_up, airflow, "the API server did not answer")
+            sim.admin.set_webhooks(
+                [{"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}], secret
+            )
+            refused = end_meetings(sim, URLS)
+            wait_until(lambda: deliveries_failed(sim, refused), airflow, "deliveries were not refused")
+            given_up = time.monotonic()
+            assert airflow.query("SELECT COUNT(*) FROM attendee_webhook_delivery") == [(0,)]  # none accepted
+            wait_consumed(out, refused, airflow)
+            refused_delay = time.monotonic() - given_up
+
+            set_connection(airflow, connection(sim, secret))
+            fixed_at = time.monotonic()
+            pushed = end_meetings(sim, URLS)
+            wait_consumed(out, refused | pushed, airflow)
+            pushed_delay = time.monotonic() - fixed_at
+            wait_runs_finished(airflow)
+
+            everyone = refused | pushed
+            counts = consumed(out)
+            assert counts == Counter(dict.fromkeys(everyone, 1)), counts  # zero missing, zero twice
+            assert {r["state"] for r in airflow.runs(DAG_ID)} == {"success"}
+            how = sources_by_bot(out)
+            assert {how[bot_id] for bot_id in refused} == {"catch_up"}
+            api_log = (airflow.home / "api-server.log").read_text(errors="replace")
+            for bot_id in refused:  # each refusal's line promises what then happened
+                lines = [x for x in api_log.splitlines() if f"bot {bot_id}, idempotency_key" in x]
+                assert lines and all("the catch-up emits it from the Attendee API" in x for x in lines)
+            assert "not recovered" not in api_log
+            print(
+                f"push, secret wrong from the start: {len(everyone)} meetings, each consumed once; "
+                f"sources {dict(sources(out))}; the {len(refused)} refused ones consumed {refused_delay:.1f} s "
+                f"after Attendee gave their deliveries up; the {len(pushed)} after the fix consumed "
+                f"{pushed_delay:.1f} s after the secret was fixed (meetings ended right after)"
+            )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_push_outage_seconds_after_the_first_delivery_before_the_first_catch_up_look(tmp_path, monkeypatch):
+    """The API server stops a few seconds after the first delivery was accepted, before the catch-up ever
+    completed a look at the connection, and meetings end during the outage: its first look after the
+    restart reaches back and emits them, once; the pushed ones are not emitted again.
+
+    Now that the catch-up knows the connection from the start, its first look runs as soon as a DAG is
+    scheduled on the asset: to stop the API server before it completed, the Attendee API fails the bots
+    list until the outage ends (as an Attendee API that is slow or unreachable from Airflow at first, or
+    a long first walk over a project's history, would keep it from completing)."""
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    out = tmp_path / "consumed"
+    out.mkdir()
+    with (
+        cpu_burners(BURNERS),
+        start_simulator(scenario="demo", time_scale=0, api_key=f"e2e-{secrets.token_hex(8)}") as sim,
+    ):
+        sim.admin.set_faults(routes=[{"method": "GET", "path": "^/api/v1/bots$", "rate_5xx": 1.0}])
+        monkeypatch.delenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", raising=False)
+        with RealAirflow(tmp_path / "home", DAGS, **push_env(out)) as airflow:
+            set_connection(airflow, connection(sim, secret))
+            monkeypatch.setenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", sim.connection_json())
+            airflow.wait_for_dag(DAG_ID)
+            wait_until(airflow.api_up, airflow, "the API server did not answer")
+            sim.admin.set_webhooks(
+                [{"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}], secret
+            )
+            first = end_meetings(sim, URLS)
+            wait_until(
+                lambda: bool(airflow.query("SELECT 1 FROM attendee_webhook_delivery")), airflow, "none"
+            )
+            first_accepted = time.monotonic()
+            wait_until(lambda: delivered(sim, first), airflow, "the first deliveries were not accepted")
+            airflow.stop("api-server")
+            down_after = time.monotonic() - first_accepted
+            down_since = time.monotonic()
+            assert catch_up_position(airflow, "attendee_default") is None  # no look had completed
+
+            missed = end_meetings(sim, URLS[1:])
+            wait_until(lambda: deliveries_failed(sim, missed), airflow, "deliveries did not fail")
+            time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_since)))
+            sim.admin.set_faults()  # the Attendee API answers the API server again
+            airflow.start("api-server")
+            wait_until(airflow.api_up, airflow, "the API server did not come back")
+            back_at = time.monotonic()
+            wait_consumed(out, first | missed, airflow)
+            catch_up_delay = time.monotonic() - back_at
+            wait_runs_finished(airflow)
+
+            everyone = first | missed
+            counts = consumed(out)
+            assert counts == Counter(dict.fromkeys(everyone, 1)), counts  # zero missing, zero twice
+            assert {r["state"] for r in airflow.runs(DAG_ID)} == {"success"}
+            how = sources_by_bot(out)
+            assert {how[bot_id] for bot_id in first} == {"webhook"}
+            assert {how[bot_id] for bot_id in missed} == {"catch_up"}
+            api_log = (airflow.home / "api-server.log").read_text(errors="replace")
+            assert (
+                "first look at connection 'attendee_default' (reaching back 1:00:00): 5 meeting(s)" in api_log
+            )
+            print(
+                f"push, outage before the first catch-up look: API server stopped {down_after:.1f} s after the "
+                f"first accepted delivery; {len(everyone)} meetings, each consumed once; sources "
+                f"{dict(sources(out))}; the {len(missed)} missed meetings consumed {catch_up_delay:.1f} s "
+                "after the API server answered again"
             )
 
 

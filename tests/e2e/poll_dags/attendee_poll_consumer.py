@@ -5,7 +5,7 @@ Fed by the polling trigger, or with ATTENDEE_TEST_EVENTS=push by webhooks (no wa
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import DAG, Asset, AssetWatcher, task
@@ -26,6 +26,9 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=64,
+    # A task started while the API server is down (an outage test stops it) fails to reach the execution
+    # API: retried, as a production DAG is, once it answers again.
+    default_args={"retries": 8, "retry_delay": timedelta(seconds=10)},
     tags=["attendee", "test"],
 ) as dag:
 

@@ -32,8 +32,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """The first selected test that brings the server up gets the bring-up's time on top of its own."""
     for item in items:
         if "attendee_server" in getattr(item, "fixturenames", ()):
-            if item.get_closest_marker("timeout") is None:
-                item.add_marker(pytest.mark.timeout(BRING_UP_TIMEOUT_S + 300))
+            own = item.get_closest_marker("timeout")
+            own_seconds = float(own.args[0]) if own is not None and own.args else 300.0
+            item.add_marker(pytest.mark.timeout(BRING_UP_TIMEOUT_S + own_seconds))
             break
 
 

@@ -34,7 +34,7 @@ from tests.system.server import Driver
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 MEET = "https://meet.google.com/abc-defg-hij"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # liveness guards only, for a loaded machine
 
 
 def load(name: str) -> Any:

@@ -202,6 +202,24 @@ class RealAirflow:
                 return [tuple(row) for row in connection.execute(sqlalchemy.text(sql), params)]
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    def xcom_value(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom as Airflow stored it in the metadata DB (JSON, decoded until it is not a string)."""
+        import json
+
+        rows = self.query(
+            "SELECT value FROM xcom WHERE dag_id = :dag_id AND run_id = :run_id AND task_id = :task_id "
+            "AND key = :key",
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            key=key,
+        )
+        assert len(rows) == 1, f"{dag_id} {run_id} {task_id}: {rows}"
+        value: Any = rows[0][0]
+        while isinstance(value, str | bytes):
+            value = json.loads(value)
+        return value
+
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
         """Until the dag-processor has parsed and serialized the DAG; then unpause it (as a user does)."""
         deadline = time.monotonic() + timeout

@@ -17,7 +17,6 @@ start time): its rejection is carried from the previous run's summary, the path 
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -44,17 +43,8 @@ def parse(timestamp: str) -> datetime:
 
 
 def xcom(airflow: RealAirflow, dag_id: str, run_id: str) -> dict[str, Any]:
-    """The sync's summary as Airflow stored it (the metadata DB's JSON, decoded until it is an object)."""
-    rows = airflow.query(
-        "SELECT value FROM xcom WHERE dag_id = :dag_id AND run_id = :run_id AND task_id = 'sync' "
-        "AND key = 'return_value'",
-        dag_id=dag_id,
-        run_id=run_id,
-    )
-    assert len(rows) == 1, rows
-    value: Any = rows[0][0]
-    while isinstance(value, str | bytes):
-        value = json.loads(value)
+    """The sync's summary as Airflow stored it."""
+    value = airflow.xcom_value(dag_id, run_id, "sync")
     assert isinstance(value, dict), value
     return value
 

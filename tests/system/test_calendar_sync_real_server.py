@@ -248,17 +248,8 @@ class Expected:
 
 
 def xcom(airflow: RealAirflow, dag_id: str, run_id: str) -> dict[str, Any]:
-    """The sync's summary as Airflow stored it (the metadata DB's JSON, decoded until it is an object)."""
-    rows = airflow.query(
-        "SELECT value FROM xcom WHERE dag_id = :dag_id AND run_id = :run_id AND task_id = 'sync' "
-        "AND key = 'return_value'",
-        dag_id=dag_id,
-        run_id=run_id,
-    )
-    assert len(rows) == 1, rows
-    value: Any = rows[0][0]
-    while isinstance(value, str | bytes):
-        value = json.loads(value)
+    """The sync's summary as Airflow stored it."""
+    value = airflow.xcom_value(dag_id, run_id, "sync")
     assert isinstance(value, dict), value
     return value
 

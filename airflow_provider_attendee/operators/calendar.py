@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -321,6 +322,13 @@ class AttendeeScheduleCalendarBotsOperator(AttendeeBaseOperator):
         summary["mode"] = "incremental" if since else "full"
         summary["synced_at"] = format_datetime(now, "now")  # which of several summaries is the latest
         self.log.info("Calendar sync (%s): %s", summary["mode"], summary["counts"])
+        reasons = Counter(summary["skipped"].values())
+        if reasons:  # why nothing was booked for an event, counted (each event is in the XCom)
+            self.log.info(
+                "Skipped %d event(s): %s",
+                reasons.total(),
+                "; ".join(f"{count} {reason}" for reason, count in reasons.most_common()),
+            )
         for item in summary["created"]:
             if "deduplication_key" in item:  # its usual key is held by a bot that joins at another start
                 self.log.info(

@@ -172,8 +172,13 @@ class TestCalendarSync:
         start = (
             datetime.fromisoformat(admin.now().replace("Z", "+00:00")) - timedelta(minutes=30)
         ).isoformat()
-        result = sync(window_start=start).execute(context)
+        operator = sync(window_start=start)
+        with patch.object(operator.log, "info") as info:
+            result = operator.execute(context)
         assert result["skipped"][ids[0]] == "started before its bot could be scheduled"
+        # The reasons are counted in the log too, not only in the XCom (one line, at INFO).
+        (skipped,) = [c.args for c in info.call_args_list if c.args[0].startswith("Skipped")]
+        assert skipped[1] == 1 and skipped[2] == "1 started before its bot could be scheduled"
         assert {b["calendar_event_id"] for b in admin.bots()} == set(ids[1:])
 
     def test_window_from_the_data_interval_and_incremental(self, attendee_simulator, context):

@@ -45,6 +45,8 @@ class EventSweeper:
         self.next_prune = 0.0
         self.idle_until = 0.0
         self.passes = 0  # passes that did the work (not idle checks): for tests
+        #: reconcile's repairs by action (requeued, run_created) since this process started, as logged
+        self.repairs: dict[str, int] = {}
 
     def run_once(self) -> None:
         """One pass: idle check, reconcile, and the catch-up and pruning when due."""
@@ -61,12 +63,18 @@ class EventSweeper:
         self.passes += 1
         for repair in _asset_events.reconcile():
             _incr(f"attendee.events.{repair.action}")
-            log.warning(
-                "Attendee events %s of DAG %s were left unconsumed by Airflow's scheduler: %s%s",
+            self.repairs[repair.action] = self.repairs.get(repair.action, 0) + 1
+            # Queuing the DAG again is the routine correction of a race in Airflow's scheduler (INFO); a run
+            # of their own for events stranded before the last run is rarer, worth a warning.
+            log.log(
+                logging.INFO if repair.action == "requeued" else logging.WARNING,
+                "Attendee events %s of DAG %s were left unconsumed by Airflow's scheduler: %s%s "
+                "(repairs by this API server so far: %s)",
                 repair.event_ids,
                 repair.dag_id,
                 "queued the DAG again" if repair.action == "requeued" else "created run ",
                 repair.run_id or "",
+                ", ".join(f"{count} {action}" for action, count in sorted(self.repairs.items())),
             )
         states = wanted_states(uris)
         if self.settings.catch_up_interval and states and now >= self.next_catch_up:

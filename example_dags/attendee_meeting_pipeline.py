@@ -4,7 +4,7 @@ One meeting, end to end.
 For the meeting URL given as a DAG param: create a bot, wait until it records, wait until enough people
 are present, wait until the meeting is (nearly) empty or 90 minutes passed, make the bot leave,
 wait until it ended (transcript and recording ready), then fetch the transcript, the recording and the
-participant report in parallel, and publish a short summary (an INFO line in the task log, XCom and a
+participant report in parallel, and publish a short summary (INFO lines in the task log, XCom and a
 Markdown file).
 
 The bot asks for speech events (the create operator's default), so the report measures who spoke from
@@ -145,14 +145,25 @@ with DAG(
         ]
         summary_path = Path(report["paths"]["markdown"].removeprefix("file://")).with_name("summary.md")
         summary_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        # One INFO line, where the task log shows it first (stdout lands in a collapsed group).
+        # A short INFO line first, where the task log shows it (stdout lands in a collapsed group), then
+        # one line per file, so the log view never cuts the summary off.
         log.info(
-            "Meeting summary of bot %s: %s | report files: %s | summary: %s",
+            "Meeting summary of bot %s: %s",
             report["bot_id"],
-            "; ".join(line.removeprefix("- ") for line in lines[2:-1]),
-            ", ".join(f"{kind} {path}" for kind, path in report["paths"].items()),
-            summary_path,
+            "; ".join(
+                [
+                    *(line.removeprefix("- ") for line in lines[2:5]),
+                    f"{transcript['utterances']} utterances",
+                    "recording saved" if recording["path"] else f"recording missing ({recording['missing']})",
+                ]
+            ),
         )
+        files = {"summary": str(summary_path), "transcript": transcript["paths"]["json"]}
+        files |= {f"report {kind}": path for kind, path in report["paths"].items()}
+        if recording["path"]:
+            files["recording"] = recording["path"]
+        for kind, path in files.items():
+            log.info("  %s: %s", kind, path)
         return {
             **headline,
             "bot_id": report["bot_id"],

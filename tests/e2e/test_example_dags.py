@@ -151,10 +151,15 @@ def test_meeting_pipeline_dag(attendee_simulator, airflow_db, caplog, storage):
         assert summary["recording"] is None
         assert summary["recording_missing"] == "No recording file found for bot"
         assert "- Recording: missing (No recording file found for bot)" in text
-    # The summary is one INFO line of the task's log, with the report's files.
+    # The summary is one short INFO line of the task's log (no paths: a log view would cut it off), then
+    # one line per file.
     (logged,) = [r for r in caplog.records if r.getMessage().startswith("Meeting summary of bot")]
     assert logged.levelname == "INFO" and "Top speaker: Maya Chen" in logged.getMessage()
-    assert summary["report"]["markdown"] in logged.getMessage() and summary["summary"] in logged.getMessage()
+    assert "file://" not in logged.getMessage() and len(logged.getMessage()) < 300
+    files = [r.getMessage() for r in caplog.records if r.getMessage().startswith("  ")]
+    assert f"  summary: {summary['summary']}" in files
+    assert f"  report markdown: {summary['report']['markdown']}" in files
+    assert (f"  recording: {summary['recording']}" in files) is storage
     (bot,) = attendee_simulator.admin.bots()
     assert bot["state"] == "ended" and bot["metadata"]["dag_id"] == "attendee_meeting_pipeline"
 

@@ -49,7 +49,7 @@ with DAG(
         "meeting_url": Param(
             "https://meet.google.com/abc-defg-hij", type="string", description="Meeting link"
         ),
-        "bot_name": Param("Airflow Notetaker", type="string"),
+        "bot_name": Param("Airflow Notetaker", type="string", description="The bot's name in the meeting"),
         "min_participants": Param(3, type="integer", minimum=1, description="Start condition"),
     },
     tags=["attendee", "example"],

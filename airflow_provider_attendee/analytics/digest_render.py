@@ -229,9 +229,13 @@ def chart_writers(digest: Digest) -> dict[str, Callable[[str], None]] | None:
         stacks = [(c.calendar, [c.hours[w] for w in digest.weeks]) for c in shown]
         if rest:
             stacks.append(("other", [sum(c.hours[w] for c in rest) for w in digest.weeks]))
+        # Numeric positions, then the week labels: bars at the labels themselves make matplotlib log
+        # "Using categorical units ..." once per stack (the labels parse as dates).
+        positions = range(len(labels))
         for name, values in stacks:
-            ax.bar(labels, values, bottom=bottom, label=name)
+            ax.bar(positions, values, bottom=bottom, label=name)
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.set_xticks(positions, labels)
         ax.set_ylabel("meeting hours")
         ax.set_title("Meeting hours per week, by calendar")
         if stacks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -381,3 +382,16 @@ def test_transcription_fields_follow_the_provider(hook, attendee_simulator):
         {"transcript": "Hello there."},
         {"transcript": "Hi Ann."},
     ]
+
+
+def test_the_bot_link_opens_a_page_of_the_bot(hook, attendee_simulator):
+    """The "Attendee bot" link (connection extra project_id) opens a page on the simulator too, not a 404."""
+    bot = hook.create_bot("https://zoom.us/j/111", bot_name="Notes")
+    settings = dataclasses.replace(hook.settings, project_id="proj_simulator")
+    url = settings.bot_url(bot.id)
+    assert url == f"{attendee_simulator.url}/projects/proj_simulator/bots/{bot.id}"
+    page = httpx.get(url)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert f"Bot {bot.id}" in page.text and "<td>joining</td>" in page.text and "join_requested" in page.text
+    gone = httpx.get(settings.bot_url("bot_unknown00000000"))
+    assert gone.status_code == 404 and "No bot bot_unknown00000000" in gone.text

@@ -111,6 +111,16 @@ class _QuietResets(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_QuietResets())
 
 
+def _page(title: str, body: str) -> str:
+    """A minimal HTML page (no resource from elsewhere)."""
+    from html import escape
+
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -206,6 +216,8 @@ class SimulatorApp:
         ]
         routes = [Route(r.path, self._api(r.endpoint), methods=list(r.methods or [])) for r in api]
         routes += [Route(r.path, self._admin(r.endpoint), methods=list(r.methods or [])) for r in admin]
+        # The dashboard's page of a bot, where a task's "Attendee bot" link points (connection project_id).
+        routes.append(Route("/projects/{project_id}/bots/{bot_id}", self.bot_page, methods=["GET"]))
         self.starlette = Starlette(
             routes=routes,
             exception_handlers={404: self._not_found, 405: self._not_allowed},
@@ -715,6 +727,40 @@ class SimulatorApp:
         return _json(page)
 
     # -------------------------------------------------------------------------------- admin
+    async def bot_page(self, request: Request) -> Response:
+        """A small page for the "Attendee bot" link: the bot as the API shows it (a real server's dashboard
+        has this page; the simulator has no login)."""
+        from html import escape
+
+        bot_id = request.path_params["bot_id"]
+        try:
+            body = self.world.get_bot(bot_id).body()
+        except SimError:
+            page = f"<p>No bot {escape(bot_id)} in this simulator (it was reset, or the id is wrong).</p>"
+            return Response(_page(f"Bot {bot_id}", page), status_code=404, media_type="text/html")
+        rows = "".join(
+            f"<tr><th>{escape(key)}</th><td>{escape(str(body.get(key)))}</td></tr>"
+            for key in (
+                "state",
+                "meeting_url",
+                "join_at",
+                "transcription_state",
+                "recording_state",
+                "metadata",
+            )
+        )
+        events = "".join(
+            f"<li>{escape(str(e.get('created_at')))}: {escape(str(e.get('type')))}"
+            f"{' / ' + escape(str(e['sub_type'])) if e.get('sub_type') else ''}</li>"
+            for e in body.get("events") or []
+        )
+        page = (
+            "<p>Attendee simulator: on a real Attendee server this link opens the bot's dashboard page.</p>"
+            f"<table>{rows}</table><h2>Events</h2><ol>{events}</ol>"
+            f"<p>API: <code>GET /api/v1/bots/{escape(bot_id)}</code> (transcript, participants, recording).</p>"
+        )
+        return Response(_page(f"Bot {bot_id}", page), media_type="text/html")
+
     async def admin_index(self, request: Request) -> Response:
         """What the banner's admin URL shows: the admin routes."""
         routes = [

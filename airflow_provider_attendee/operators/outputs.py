@@ -170,10 +170,11 @@ class AttendeeTranscriptOperator(_OutputOperator):
         else:
             self.raise_not_ready(bot)
         origin = None
-        with contextlib.suppress(AttendeeNotFoundError):  # no recording file: offsets from the bot's join
-            origin = self.hook.get_recording(self.bot_id).start_timestamp_ms
-        if origin is None:
-            origin = meeting_window_ms(bot)[0]
+        if utterances:  # offsets from the recording's start (an empty transcript needs no origin)
+            with contextlib.suppress(AttendeeNotFoundError):  # no recording file: from the bot's join
+                origin = self.hook.get_recording(self.bot_id).start_timestamp_ms
+            if origin is None:
+                origin = meeting_window_ms(bot)[0]
         rows = transcript_formats.records(utterances, origin)
         folder = self.folder(context)
         paths = {}

@@ -49,6 +49,7 @@ import pytest
 from airflow_provider_attendee.exceptions import AttendeeNotFoundError
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
 from airflow_provider_attendee.testing.real_airflow import RealAirflow
+from tests.system.conftest import latest_airflow_only
 from tests.system.server import AttendeeServer, Driver, Project
 
 DAGS = Path(__file__).resolve().parent / "calendar_dags"
@@ -307,6 +308,7 @@ def check_run(calendar: Calendar, run: Run, expected: Expected) -> None:
 
 
 @pytest.mark.slow
+@latest_airflow_only
 @pytest.mark.timeout(900)  # a liveness guard on a loaded machine (conftest adds a first bring-up's time)
 def test_calendar_sync_over_six_runs_in_a_real_airflow_against_the_real_server(
     tmp_path: Path,

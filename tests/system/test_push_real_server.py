@@ -22,8 +22,8 @@ none twice, none lost, within 4 minutes of the recovery; the delays are measured
    slow or unreachable from Airflow at first would): the first look after the restart reaches back, once.
 
 Cases 2 and 5 share one outage (a warm connection and a fresh one). About 3 minutes (Airflow's start-up
-included), in both suites of ``make test``: they run side by side, so one suite alone would cost CI about the
-same time, and Airflow 3.1 reads the receiver's connections another way than 3.3 (``_compat.server_connection``).
+included), in the Airflow 3.3 suite of ``make test`` only (conftest.latest_airflow_only: CI time); Airflow 3.1
+meets the same paths against the simulator in tests/e2e/test_no_meeting_lost.py.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ import httpx
 import pytest
 
 from airflow_provider_attendee.testing.real_airflow import RealAirflow
+from tests.system.conftest import latest_airflow_only
 from tests.system.meetings import EMPTY, play
 from tests.system.server import BRING_UP_TIMEOUT_S, AttendeeServer, Driver, Project
 
@@ -61,7 +62,7 @@ RECOVERY_S = 240.0
 GIVE_UP_S = 90.0
 CATCH_UP_INTERVAL_S = 5
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, latest_airflow_only]
 
 
 # ----------------------------------------------------------------------------------------- the deployment

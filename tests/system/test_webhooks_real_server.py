@@ -178,14 +178,14 @@ def test_calendar_webhooks(attendee_driver: Driver, system_project: Project, rec
         deduplication_key="ada",
         metadata={"owner": "ada"},
     )["id"]
-    attendee_driver.call("sync_calendar", calendar_id=calendar, events=[google_event("g1", utc_in(hours=2))])
-    attendee_driver.call(
-        "sync_calendar", calendar_id=calendar, events=[google_event("g1", utc_in(hours=2))]
-    )  # no change
+    event = google_event("g1", utc_in(hours=2))  # one start: computed twice, it may differ by a second
+    attendee_driver.call("sync_calendar", calendar_id=calendar, events=[event])
+    attendee_driver.call("sync_calendar", calendar_id=calendar, events=[event])  # no change
     attendee_driver.call("sync_calendar", calendar_id=calendar, events=[], auth_error=True)
     parsed = receiver.wait_for(lambda hooks: len(hooks) >= 2, "2 calendar webhooks")
     time.sleep(2)  # nothing more comes: an unchanged sync sends none
-    parsed = [parse_webhook(body) for _, body in receiver.posts]
+    # At least once: on a loaded machine a slow answer makes Attendee send a delivery again (same key).
+    parsed = list({p.idempotency_key: p for p in map(parse_webhook, (b for _, b in receiver.posts))}.values())
     assert sorted(p.trigger for p in parsed) == ["calendar.events_update", "calendar.state_change"]
     assert {(p.calendar_id, p.calendar_deduplication_key) for p in parsed} == {(calendar, "ada")}
     assert {p.calendar_metadata["owner"] for p in parsed} == {"ada"}

@@ -68,12 +68,12 @@ release-check: $(VENV_TOOLS)/.installed $(VENV)/.installed
 # Each suite has its own temporary folder and no cache, so that the two can run at once.
 test-latest: $(VENV)/.installed
 	mkdir -p .pytest-tmp
-	$(VENV)/bin/python -m pytest -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp/latest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -p no:cacheprovider --durations=40 --basetemp=$(CURDIR)/.pytest-tmp/latest $(PYTEST_ARGS)
 
 test-lowest: $(VENV_LOWEST)/.installed
 	$(VENV_LOWEST)/bin/mypy
 	mkdir -p .pytest-tmp
-	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider --basetemp=$(CURDIR)/.pytest-tmp/lowest $(PYTEST_ARGS)
+	$(VENV_LOWEST)/bin/python -m pytest -p no:cacheprovider --durations=40 --basetemp=$(CURDIR)/.pytest-tmp/lowest $(PYTEST_ARGS)
 
 # The tests' copies of ../shared (tests/fixtures/attendee) must equal their source when it is there.
 SHARED ?= ../shared

@@ -36,8 +36,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.common import print_table, save, simulator_process, use_connection
 
 DAGS = Path(__file__).resolve().parent / "dags"
@@ -151,7 +149,7 @@ def _run(
         }
         with RealAirflow(home, DAGS, **env) as airflow:
             airflow.wait_for_dag(DAG_ID)
-            httpx.get(f"{airflow.url}/api/v2/monitor/health", timeout=30)  # the API server is up
+            airflow.wait_for_api()
             if mode != "poll":
                 subscription = {"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}
                 sim.admin.set_webhooks([subscription], secret)
@@ -192,8 +190,7 @@ def _run(
             if mode == "outage":
                 time.sleep(max(0.0, 60 - (time.monotonic() - down_at)))
                 airflow.start("api-server")
-                while not airflow.api_up():
-                    time.sleep(0.2)
+                airflow.wait_for_api()
                 back = time.time()
                 ended_at = dict.fromkeys(bots, back)  # the catch-up delay counts from here
             deadline = time.monotonic() + 180 + 3 * max(poll_interval, catch_up_interval)

@@ -171,6 +171,15 @@ class RealAirflow:
         except httpx.HTTPError:
             return False
 
+    def wait_for_api(self, timeout: float = 180) -> None:
+        """Until the API server answers its health check (it can come up after the DAG is parsed on a busy
+        machine: a single request could meet a closed port)."""
+        deadline = time.monotonic() + timeout
+        while not self.api_up():
+            self.assert_alive()
+            assert time.monotonic() < deadline, f"the API server did not come up; see {self.home}"
+            time.sleep(0.5)
+
     def dead(self) -> list[str]:
         """Components that exited."""
         return [n for n, p in self.processes.items() if p.poll() is not None]

@@ -63,6 +63,7 @@ def generate(count: int, people: int = 8, seed: int = 7) -> Iterator[tuple[Any, 
             id=f"evt_{n}",
             calendar_id=calendar.id,
             name=f"Series {series}",
+            ical_uid=f"series-{series}@example.com",  # occurrences of one recurring event share it
             start_time=start,
             end_time=start + timedelta(hours=1),
             attendees=[{"name": p[1], "email": p[2]} for p in invited],

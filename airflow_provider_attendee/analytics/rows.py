@@ -15,8 +15,11 @@ and repeated spaces) or is that attendee's email, exactly one attendee matches t
 other participant matches that attendee. Two people shown as "Alex Kim", two attendees of the same name,
 or an unnamed participant get no email.
 
-**Series.** Occurrences of one recurring meeting share ``series_key``: the calendar and the event name
-(normalised as above) when the bot came from a calendar event, else the meeting URL.
+**Series.** Occurrences of one recurring meeting share ``series_key``. A bot of a calendar event: the
+calendar and the event's recurring id (Google's ``recurringEventId``, Microsoft's ``seriesMasterId``, else
+its ``ical_uid``, which Google shares across a series' occurrences, else the event's id), so renaming an
+occurrence keeps it in its series and two events that share only a name stay apart. Any other bot: its
+meeting URL, whatever name its metadata gives it (ad-hoc meetings that share a name are different meetings).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from airflow_provider_attendee.meetings.report import MeetingReport
 #: Bot metadata keys read for the calendar event (the example calendar sync sets both).
 EVENT_ID_KEY = "event_id"
 EVENT_NAME_KEY = "event_name"
+#: Keys of a calendar event's ``raw`` (the provider's own event) naming the series it is an occurrence of:
+#: Google Calendar's, then Microsoft Graph's (whose ``iCalUId`` differs per occurrence).
+RECURRING_ID_KEYS = ("recurringEventId", "seriesMasterId")
 FAILURE_EVENTS = frozenset({"fatal_error", "could_not_join_meeting"})
 PLATFORMS = {
     "zoom.us": "zoom",
@@ -149,6 +155,18 @@ def outcome_of(bot: Bot) -> tuple[str, str | None]:
     return "failed", decisive.sub_type or decisive.type
 
 
+def series_of(bot: Bot, event: CalendarEvent | None) -> str:
+    """The bot's series by the rule in the module's docstring: its calendar event's recurring id, else its
+    meeting URL (never a name: different meetings can share one)."""
+    if event is None:
+        return bot.meeting_url
+    raw = event.raw if isinstance(event.raw, dict) else {}
+    recurring = next(
+        (str(v) for v in (raw.get(k) for k in RECURRING_ID_KEYS) if v), event.ical_uid or event.id
+    )
+    return f"{event.calendar_id}:{recurring}"
+
+
 def meeting_rows(
     bot: Bot,
     report: MeetingReport,
@@ -169,7 +187,6 @@ def meeting_rows(
     when = started or ended or (last.created_at if last else None) or bot.join_at or written
     event_name = (event.name if event else None) or metadata.get(EVENT_NAME_KEY)
     calendar_id = event.calendar_id if event else None
-    series = f"{calendar_id or ''}:{normalise_name(event_name)}" if event_name else bot.meeting_url
     attendees = [(a.name, a.email) for a in (event.attendees or [])] if event else []
     emails = match_emails({p.uuid: p.name for p in report.participants}, attendees)
     meeting = MeetingRow(
@@ -180,7 +197,7 @@ def meeting_rows(
         calendar_name=(calendar.deduplication_key or calendar.id) if calendar else calendar_id,
         calendar_event_id=(event.id if event else None) or metadata.get(EVENT_ID_KEY),
         event_name=event_name,
-        series_key=series,
+        series_key=series_of(bot, event),
         invited=len(event.attendees or []) if event else None,
         outcome=outcome,
         failure_reason=reason,

@@ -94,8 +94,15 @@ def report(
 
 
 def event(
-    event_id: str, calendar_id: str, name: str, start: datetime, attendees: list[tuple[str, str]]
+    event_id: str,
+    calendar_id: str,
+    name: str,
+    start: datetime,
+    attendees: list[tuple[str, str]],
+    ical_uid: str | None = None,
+    raw: dict[str, Any] | None = None,
 ) -> CalendarEvent:
+    """A calendar event; occurrences of one recurring event share ``ical_uid`` (Google) or a ``raw`` id."""
     return CalendarEvent.model_validate(
         {
             "id": event_id,
@@ -105,6 +112,8 @@ def event(
             "start_time": iso(start),
             "end_time": iso(start + timedelta(hours=1)),
             "attendees": [{"name": n, "email": e} for n, e in attendees],
+            "ical_uid": ical_uid,
+            "raw": raw,
         }
     )
 
@@ -123,6 +132,8 @@ def calendar(calendar_id: str, key: str) -> Calendar:
 
 
 ENG = calendar("cal_eng", "team-eng")
+#: The iCalUID that Google gives every occurrence of the recurring standup.
+STANDUP_UID = "standup@google.com"
 SALES = calendar("cal_sales", "team-sales")
 ENG_INVITES = [
     ("Ann Lee", "ann@example.com"),
@@ -162,7 +173,7 @@ def known_weeks() -> list[tuple[MeetingRow, list[ParticipantRow]]]:
                     (cat, "Cat Wu", 1200, 100, False),
                 ],
             ),
-            event("evt_s1", "cal_eng", "Standup", w1_standup, ENG_INVITES),
+            event("evt_s1", "cal_eng", "Standup", w1_standup, ENG_INVITES, STANDUP_UID),
             ENG,
         ),
         rows(
@@ -180,7 +191,7 @@ def known_weeks() -> list[tuple[MeetingRow, list[ParticipantRow]]]:
         rows(
             finished_bot("bot_w2_standup_a", w2_standup_a, 15),
             report(w2_standup_a, 15, [(ann, "Ann Lee", 900, 100, True), (bob, "Bob Ray", 900, 300, False)]),
-            event("evt_s2", "cal_eng", "Standup", w2_standup_a, ENG_INVITES),
+            event("evt_s2", "cal_eng", "Standup", w2_standup_a, ENG_INVITES, STANDUP_UID),
             ENG,
         ),
         rows(
@@ -194,7 +205,7 @@ def known_weeks() -> list[tuple[MeetingRow, list[ParticipantRow]]]:
                     (eve, "Eve Sato", 1800, 0, False),
                 ],
             ),
-            event("evt_s3", "cal_eng", "  standup ", w2_standup_b, ENG_INVITES),
+            event("evt_s3", "cal_eng", "  standup ", w2_standup_b, ENG_INVITES, STANDUP_UID),
             ENG,
         ),
         rows(

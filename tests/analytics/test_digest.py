@@ -57,9 +57,14 @@ def test_talk_share_per_person_with_the_trend(digest):
 def test_attendance_per_recurring_meeting(digest):
     series = [(s.series_key, s.name, s.weeks, s.change) for s in digest.series]
     assert series == [
-        # "Standup" and "  standup " are one series of calendar cal_eng: 3 of 4, then 2 and 3 of 4
-        ("cal_eng:standup", "Standup", [("2026-11-02", 1, 3.0, 4.0), ("2026-11-09", 2, 2.5, 4.0)], -0.5),
-        ("cal_sales:sales call", "Sales call", [("2026-11-02", 1, 2.0, 3.0)], None),
+        # "Standup" and "  standup ": one recurring event (one iCalUID): 3 of 4, then 2 and 3 of 4
+        (
+            "cal_eng:standup@google.com",
+            "Standup",
+            [("2026-11-02", 1, 3.0, 4.0), ("2026-11-09", 2, 2.5, 4.0)],
+            -0.5,
+        ),
+        ("cal_sales:evt_sales", "Sales call", [("2026-11-02", 1, 2.0, 3.0)], None),
         ("https://zoom.us/j/5550001", "https://zoom.us/j/5550001", [("2026-11-09", 1, 1.0, None)], None),
     ]
 

@@ -14,7 +14,16 @@ from airflow_provider_attendee.analytics.schema import SCHEMA_VERSION
 from airflow_provider_attendee.analytics.store import fetch
 from airflow_provider_attendee.exceptions import AttendeeTablesConfigurationError, AttendeeTablesError
 from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
-from tests.analytics.meetings import ENG, ENG_INVITES, WEEK_2, event, failed_bot, finished_bot, report
+from tests.analytics.meetings import (
+    ENG,
+    ENG_INVITES,
+    STANDUP_UID,
+    WEEK_2,
+    event,
+    failed_bot,
+    finished_bot,
+    report,
+)
 
 START = WEEK_2 + timedelta(hours=5)
 FIRST = [("u-ann", "Ann Lee", 900, 100, True), ("u-bob", "Bob Ray", 900, 300, False)]
@@ -25,7 +34,7 @@ def standup(people: list[tuple[str, str, float, float, bool]], bot_id: str = "bo
     return meeting_rows(
         finished_bot(bot_id, START, 15, metadata={"event_id": "evt_s2"}),
         report(START, 15, people),
-        event=event("evt_s2", "cal_eng", "Standup", START, ENG_INVITES),
+        event=event("evt_s2", "cal_eng", "Standup", START, ENG_INVITES, STANDUP_UID),
         calendar=ENG,
     )
 
@@ -84,7 +93,7 @@ def test_the_same_meeting_three_times_and_a_retry_after_a_failure_mid_write(tabl
     written = tables.write(*standup(FIRST))
     assert (written.meetings, written.participants) == (1, 2)
     once = content(tables)
-    assert once[0] == [("bot_standup", "completed", None, 2, 400.0, "team-eng", "cal_eng:standup", 4)]
+    assert once[0] == [("bot_standup", "completed", None, 2, 400.0, "team-eng", f"cal_eng:{STANDUP_UID}", 4)]
     assert [(p[1], p[3], p[4]) for p in once[1]] == [
         ("u-ann", "ann@example.com", 100.0),
         ("u-bob", "bob@example.com", 300.0),

@@ -61,10 +61,13 @@ def test_calendar_meetings_and_failed_bots_into_the_tables(
             [bots["Board prep"]["id"]],
         ).fetchone()
     (calendar,) = AttendeeHook().list_calendars()
+    (standup_event,) = AttendeeHook().list_calendar_events(
+        event_id=bots["Engineering standup"]["metadata"]["event_id"]
+    )
     assert standup == (
         "Engineering standup",
         calendar.deduplication_key,  # the calendar's key names it
-        f"{calendar.id}:engineering standup",
+        f"{calendar.id}:{standup_event.ical_uid}",  # the event's series (recurring id), not its name
         3,  # invited
         "teams",
         6,

@@ -17,7 +17,16 @@ from airflow_provider_attendee.analytics.rows import (
 from airflow_provider_attendee.analytics.schema import DIALECTS, TableNames, ddl
 from airflow_provider_attendee.client.models import Bot
 from airflow_provider_attendee.meetings.report import ReportBuilder
-from tests.analytics.meetings import ENG, ENG_INVITES, WEEK_2, event, failed_bot, finished_bot, report
+from tests.analytics.meetings import (
+    ENG,
+    ENG_INVITES,
+    STANDUP_UID,
+    WEEK_2,
+    event,
+    failed_bot,
+    finished_bot,
+    report,
+)
 
 STANDUP_ATTENDEES = [
     ("Nadia Petrova", "nadia@example.com"),
@@ -103,7 +112,7 @@ def test_rows_carry_the_reports_own_figures():
     assert (meeting.calendar_name, meeting.calendar_event_id, meeting.series_key) == (
         "team-eng",
         "evt_1",
-        "cal_eng:late sync",
+        "cal_eng:evt_1",  # a single event (no recurring id, no iCalUID): its own id
     )
     assert (meeting.platform, meeting.invited, meeting.outcome) == ("google_meet", 4, "completed")
 
@@ -124,6 +133,49 @@ def test_a_failed_bot_row():
     assert meeting.started_at is None and meeting.ended_at == WEEK_2 + timedelta(days=6, hours=14)
     assert meeting.week_start == date(2026, 11, 9) and meeting.duration_seconds == 0.0
     assert meeting.series_key == bot.meeting_url
+
+
+def test_ad_hoc_meetings_sharing_a_name_are_two_series():
+    """Bots without a calendar event: the meeting URL is the series, whatever name the metadata gives."""
+    named = {"event_name": "Sync"}
+    first = finished_bot("bot_a", WEEK_2, 30, meeting_url="https://zoom.us/j/111", metadata=named)
+    second = finished_bot("bot_b", WEEK_2, 30, meeting_url="https://zoom.us/j/222", metadata=named)
+    again = finished_bot("bot_c", WEEK_2 + timedelta(days=7), 30, meeting_url="https://zoom.us/j/111")
+    a, b, c = (meeting_rows(bot, report(WEEK_2, 30, []))[0] for bot in (first, second, again))
+    assert (a.event_name, b.event_name) == ("Sync", "Sync")
+    assert (a.series_key, b.series_key, c.series_key) == (
+        "https://zoom.us/j/111",
+        "https://zoom.us/j/222",
+        "https://zoom.us/j/111",  # the same room again: the same series
+    )
+
+
+def test_occurrences_of_a_recurring_calendar_event_are_one_series():
+    """Occurrences share their recurring id, even renamed; events that share only a name stay apart."""
+
+    def series(evt) -> str:
+        bot = finished_bot(f"bot_{evt.id}", evt.start_time, 30, metadata={"event_id": evt.id})
+        return meeting_rows(bot, report(evt.start_time, 30, []), event=evt, calendar=ENG)[0].series_key
+
+    week = timedelta(days=7)
+    google = [  # Google: every occurrence has the series' iCalUID and recurringEventId, and its own id
+        event(f"evt_g{i}", "cal_eng", name, WEEK_2 + i * week, [], STANDUP_UID, {"recurringEventId": "g1"})
+        for i, name in enumerate(["Standup", "Standup (moved)", "  standup "])
+    ]
+    microsoft = [  # Microsoft: an iCalUId per occurrence, the series in seriesMasterId
+        event(
+            f"evt_m{i}", "cal_eng", "Planning", WEEK_2 + i * week, [], f"uid-{i}", {"seriesMasterId": "AAMk"}
+        )
+        for i in range(2)
+    ]
+    only_ical = [  # no recurring id in raw (the simulator's events): the shared iCalUID
+        event(f"evt_i{i}", "cal_eng", "Retro", WEEK_2 + i * week, [], "retro@example.com") for i in range(2)
+    ]
+    assert [series(e) for e in google] == ["cal_eng:g1"] * 3
+    assert [series(e) for e in microsoft] == ["cal_eng:AAMk"] * 2
+    assert [series(e) for e in only_ical] == ["cal_eng:retro@example.com"] * 2
+    one_off = event("evt_9", "cal_eng", "Standup", WEEK_2, [], "other-uid@google.com")
+    assert series(one_off) == "cal_eng:other-uid@google.com"  # the same name, another event: apart
 
 
 @pytest.mark.parametrize(

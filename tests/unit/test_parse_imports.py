@@ -77,3 +77,20 @@ def test_an_event_trigger_is_created_without_the_hook(tmp_path: Path) -> None:
     assert "airflow_provider_attendee.triggers.attendee" in modules
     assert modules & RUN_TIME_ONLY == set()
     assert top_level(modules) - top_level(imported_by(airflow_triggers)) <= {"airflow_provider_attendee"}
+
+
+def test_the_notes_operator_parses_without_common_ai(tmp_path: Path, baseline: set[str]) -> None:
+    """The notes operator in a DAG file: no common-ai, no pydantic-ai, none of the notes' logic until it runs."""
+    dag_file = tmp_path / "notes_dag.py"
+    dag_file.write_text(
+        "from airflow.sdk import DAG\n"
+        "from airflow_provider_attendee.operators.notes import AttendeeMeetingNotesOperator\n"
+        "with DAG('notes', schedule=None):\n"
+        "    AttendeeMeetingNotesOperator(task_id='n', bot_id='bot_1', llm_conn_id='llm', require_approval=True)\n"
+    )
+    modules = imported_by(dag_file)
+    assert "airflow_provider_attendee.operators.notes" in modules
+    assert not {m for m in modules if m.startswith(("airflow.providers.common.ai", "pydantic_ai"))}
+    assert not {m for m in modules if m.startswith("airflow_provider_attendee.notes")}
+    assert modules & RUN_TIME_ONLY == set()
+    assert top_level(modules) - top_level(baseline) <= {"airflow_provider_attendee"}

@@ -14,12 +14,12 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # One key for this process and the airflow CLI subprocesses, whichever writes airflow.cfg first.
 os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", "LbWrnbwfIuqONg6wkdzgWZwiSVJXfkwl1oMFDaIR8ZI=")
-# The DAGs folder holds the example DAGs and the tests' own (tests/e2e/dags): Airflow 3.1's dag.test() runs
+# The DAGs folder holds the example DAGs, the tests' own (tests/e2e/dags) and the docs' (tests/docs/dags): Airflow 3.1's dag.test() runs
 # only DAGs serialized from the DAGs folder.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DAGS_FOLDER = os.path.join(os.environ["AIRFLOW_HOME"], "dags")
 os.makedirs(DAGS_FOLDER, exist_ok=True)
-for folder in ("example_dags", os.path.join("tests", "e2e", "dags")):
+for folder in ("example_dags", os.path.join("tests", "e2e", "dags"), os.path.join("tests", "docs", "dags")):
     for name in os.listdir(os.path.join(ROOT, folder)):
         link = os.path.join(DAGS_FOLDER, name)
         if name.endswith(".py") and not os.path.lexists(link):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_attendee.analytics.action_items import OpenActionItem
 from airflow_provider_attendee.analytics.rows import normalise_name, week_of
 from airflow_provider_attendee.analytics.schema import Dialect, TableNames
 from airflow_provider_attendee.analytics.store import adapt
@@ -123,6 +124,8 @@ class Digest:
     series: list[SeriesAttendance]
     failures: list[FailureCount]
     failed_bots: list[FailedBot] = field(default_factory=list)
+    #: open action items of the meeting notes up to this week (``analytics.action_items``)
+    open_action_items: list[OpenActionItem] = field(default_factory=list)
 
     def this_week(self) -> WeekTotal:
         return next((t for t in self.totals if t.week == self.week), WeekTotal(self.week, 0, 0.0, 0.0, 0))
@@ -137,6 +140,7 @@ class Digest:
             "hours": week.hours,
             "people": week.people,
             "failed_bots": sum(f.this_week for f in self.failures),
+            "open_action_items": len(self.open_action_items),
             "top_speaker": top.name if top and top.speaking_seconds else None,
         }
 

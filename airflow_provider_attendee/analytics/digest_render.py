@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from airflow_provider_attendee.analytics.action_items import per_owner
 from airflow_provider_attendee.analytics.digest import Digest
 
 #: Chart file names, in the order the digest shows them.
@@ -98,6 +99,17 @@ def tables(digest: Digest) -> list[tuple[str, list[str], list[list[str]], str | 
         for s in digest.series[:TOP_SERIES]
     ]
     failures = [[f.reason, str(f.this_week), str(f.window)] for f in digest.failures]
+    actions = [
+        [
+            owner,
+            str(len(items)),
+            "; ".join(
+                f"{i.what}{f' (due {i.due})' if i.due else ''}{f' [{i.meeting}]' if i.meeting else ''}"
+                for i in items
+            ),
+        ]
+        for owner, items in per_owner(digest.open_action_items).items()
+    ]
     return [
         ("Meeting hours per week", ["Week", "Meetings", "Hours", "Person-hours", "People"], hours, "hours"),
         (
@@ -124,6 +136,7 @@ def tables(digest: Digest) -> list[tuple[str, list[str], list[list[str]], str | 
             failures,
             "failures",
         ),
+        ("Open action items per owner (from the meeting notes)", ["Owner", "Open", "Items"], actions, None),
     ]
 
 

@@ -174,11 +174,13 @@ def dialect_named(name: str) -> Dialect | None:
 
 @dataclass(frozen=True)
 class TableNames:
-    """The three tables' names (optionally schema-qualified: ``analytics.meetings``)."""
+    """The tables' names (optionally schema-qualified: ``analytics.meetings``)."""
 
     meetings: str = "attendee_meetings"
     participants: str = "attendee_participants"
     schema_version: str = "attendee_schema_version"
+    #: the meeting notes' action items (created on first use: analytics.action_items)
+    action_items: str = "attendee_action_items"
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -197,7 +199,8 @@ class TableNames:
         unknown = set(names) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(
-                f"Unknown table key(s) {sorted(unknown)}: use meetings, participants and schema_version."
+                f"Unknown table key(s) {sorted(unknown)}: use meetings, participants, schema_version and "
+                "action_items."
             )
         return cls(**names)
 

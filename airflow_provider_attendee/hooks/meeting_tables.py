@@ -22,6 +22,12 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from airflow_provider_attendee import DEFAULT_TABLES_CONN_ID
 from airflow_provider_attendee._compat import AirflowNotFoundException
+from airflow_provider_attendee.analytics.action_items import (
+    action_item_rows,
+    ensure_action_items,
+    open_action_items,
+    replace_action_items,
+)
 from airflow_provider_attendee.analytics.digest import Digest, compute_digest
 from airflow_provider_attendee.analytics.rows import EVENT_ID_KEY, MeetingRow, ParticipantRow
 from airflow_provider_attendee.analytics.schema import DIALECTS, Dialect, TableNames, dialect_named
@@ -184,13 +190,30 @@ class MeetingTables:
                     "it again."
                 ) from err
 
-    def digest(self, week: date, previous_weeks: int) -> Digest:
-        """The digest's figures for ``week`` (a Monday) and the weeks before it."""
+    def write_action_items(self, bot_id: str, items: Sequence[Any]) -> int:
+        """Replace this meeting's action items (from its notes) in one transaction; how many were written."""
         with self.connection() as connection:
-            return compute_digest(
+            try:
+                ensure_action_items(connection, self.tables, self.dialect)
+                rows = action_item_rows(bot_id, items)
+                return replace_action_items(connection, self.tables, self.dialect, bot_id, rows)
+            except Exception as err:
+                raise AttendeeTablesError(
+                    f"Writing the action items of bot {bot_id} into {self.tables.action_items} (connection "
+                    f"{self.conn_id!r}) failed: {type(err).__name__}: {err}. Nothing was changed (rolled back); "
+                    "a retry writes them again."
+                ) from err
+
+    def digest(self, week: date, previous_weeks: int) -> Digest:
+        """The digest's figures for ``week`` (a Monday) and the weeks before it, with the open action items."""
+        with self.connection() as connection:
+            digest = compute_digest(
                 lambda sql, parameters: fetch(connection, sql, parameters),
                 self.tables,
                 self.dialect,
                 week,
                 previous_weeks,
             )
+            ensure_action_items(connection, self.tables, self.dialect)
+            digest.open_action_items = open_action_items(connection, self.tables, self.dialect, week)
+            return digest

@@ -21,6 +21,7 @@ from airflow_provider_attendee.operators.outputs import _OutputOperator
 
 if TYPE_CHECKING:
     from airflow_provider_attendee.client.models import Bot
+    from airflow_provider_attendee.notes.models import MeetingNotes
 
 #: The XCom note of a meeting with nothing transcribed: no model call was made.
 NOTHING_TRANSCRIBED = "nothing_transcribed"
@@ -39,7 +40,8 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
     (line, speaker, time) and every owner against the participants; what fails goes back to the model with
     what was wrong, at most ``max_corrections`` times, then is dropped with a note. A meeting with nothing
     transcribed makes no model call. ``notes.md`` and ``notes.json`` are written to ``destination`` (by
-    default the folder of the bot's transcript and report in this DAG run): after a person approved, with ``require_approval=True``.
+    default the folder of the bot's transcript and report in this DAG run) and, with ``sql_conn_id``, the action items into the meeting tables: after a person approved, with
+    ``require_approval=True``.
 
     :param bot_id: the bot (templated).
     :param llm_conn_id: a common-ai ``pydanticai`` connection (templated); its model ``test`` selects the
@@ -54,6 +56,9 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
     :param require_approval: hold the notes for a person's approval before anything is written (Airflow
         3.1+); ``approval_timeout``, ``on_approval_timeout``, ``approval_assigned_users`` as for
         ``LLMOperator``.
+    :param sql_conn_id: also write the action items into the meeting tables of this SQL connection (the
+        table ``attendee_action_items``, replaced per meeting), for the weekly digest (templated).
+    :param sql_tables: table names, as for the participant report (``{"action_items": ...}``).
     :return: ``{"bot_id", "paths", "notes", "dropped", "usage", "model", "stand_in", "note"}``.
     """
 
@@ -65,6 +70,7 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
         "model_id",
         "leave_out",
         "usage_limits",
+        "sql_conn_id",
     )
 
     def __init__(
@@ -86,6 +92,8 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
         approval_timeout: timedelta | None = None,
         on_approval_timeout: Literal["fail", "approve", "reject"] = "fail",
         approval_assigned_users: Any = None,
+        sql_conn_id: str | None = None,
+        sql_tables: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(bot_id=bot_id, destination=destination, **kwargs)
@@ -103,6 +111,8 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
         self.approval_timeout = approval_timeout
         self.on_approval_timeout = on_approval_timeout
         self.approval_assigned_users = approval_assigned_users
+        self.sql_conn_id = sql_conn_id
+        self.sql_tables = sql_tables
         # What common-ai's approval mixin reads from the operator.
         self.allow_modifications = False
         self.approval_notifiers: list[Any] = []
@@ -288,7 +298,7 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
         return rows, [n for n in dict.fromkeys(names) if n.casefold() not in left_out]
 
     def publish(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
-        """notes.md and notes.json into the folder."""
+        """notes.md and notes.json into the folder; the action items into the meeting tables."""
         from airflow_provider_attendee.notes.models import MeetingNotes
         from airflow_provider_attendee.notes.render import to_json, to_markdown
         from airflow_provider_attendee.storage import write_text
@@ -300,7 +310,22 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
             "markdown": str(write_text(folder / "notes.md", to_markdown(notes, result["title"], about))),
             "json": str(write_text(folder / "notes.json", to_json(notes, about))),
         }
+        if self.sql_conn_id:
+            result["tables"] = self.append_to_tables(result["bot_id"], notes)
         self.log.info(
             "Wrote the notes of bot %s to %s", result["bot_id"], ", ".join(result["paths"].values())
         )
         return result
+
+    def append_to_tables(self, bot_id: str, notes: MeetingNotes) -> dict[str, Any]:
+        """The action items into the meeting tables, replacing this meeting's earlier ones."""
+        from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
+
+        tables = MeetingTables(self.sql_conn_id or "", self.sql_tables)
+        written = tables.write_action_items(bot_id, notes.action_items)
+        self.log.info("Wrote %d action items of bot %s into %s", written, bot_id, tables.tables.action_items)
+        return {
+            "conn_id": tables.conn_id,
+            "action_items_table": tables.tables.action_items,
+            "action_items": written,
+        }

@@ -85,6 +85,7 @@ def test_failed_bots_by_reason(digest):
         "people": 4,
         "failed_bots": 2,
         "top_speaker": "Bob Ray",
+        "open_action_items": 0,  # no meeting notes written
     }
 
 

@@ -207,3 +207,22 @@ def test_a_three_hour_meeting_stays_under_the_budget_and_keeps_citations() -> No
     late = [c for a in run.notes.action_items for c in a.citations if by_id[c.line].start_ms > 150 * 60_000]
     assert late  # items of the last part keep their citations in the merged notes
     assert run.dropped == []
+
+
+def test_rerunning_the_notes_leaves_one_set_of_action_items(
+    finished_bot, llm_conn, scripted_model, context, tmp_path, monkeypatch
+) -> None:
+    from urllib.parse import quote
+
+    from airflow_provider_attendee.analytics.store import fetch
+    from airflow_provider_attendee.hooks.meeting_tables import MeetingTables
+
+    monkeypatch.setenv("AIRFLOW_CONN_NOTES_TABLES", f"sqlite://{quote(str(tmp_path / 'm.db'), safe='')}")
+    scripted_model(Scripted(answer()))
+    for _ in range(2):
+        result = notes_task(finished_bot, tmp_path, sql_conn_id="notes_tables").execute(context)
+    assert result["tables"]["action_items"] == 1
+    tables = MeetingTables("notes_tables")
+    with tables.connection() as connection:
+        rows = fetch(connection, "SELECT bot_id, owner, what FROM attendee_action_items")
+    assert rows == [(finished_bot, "Maya Chen", "Send the plan")]

@@ -36,6 +36,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_attendee.links.AttendeeBotLink"],
+        # Airflow 3.2+ runs it on `airflow db migrate`; 3.1 when named in [database] external_db_managers.
+        "db-managers": ["airflow_provider_attendee.db.manager.AttendeeDBManager"],
         "config": provider_config(),
         "operators": [
             {

@@ -35,7 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "airflow_provider_attendee"
 DISTRIBUTION = "airflow-provider-attendee"
 #: In the wheel, besides the package's modules.
-WHEEL_MUST_HOLD = (f"{PACKAGE}/py.typed", f"{PACKAGE}/get_provider_info.py", f"{PACKAGE}/plugins/webhooks.py")
+WHEEL_MUST_HOLD = (
+    f"{PACKAGE}/py.typed",
+    f"{PACKAGE}/get_provider_info.py",
+    f"{PACKAGE}/plugins/webhooks.py",
+    # The DB manager's alembic files (not Python: a packaging change could leave them out).
+    f"{PACKAGE}/db/alembic.ini",
+    f"{PACKAGE}/db/migrations/env.py",
+    f"{PACKAGE}/db/migrations/script.py.mako",
+)
 ENTRY_POINTS = (
     "[apache_airflow_provider]\nprovider_info = airflow_provider_attendee.get_provider_info:get_provider_info",
     "[airflow.plugins]\nattendee_webhooks = airflow_provider_attendee.plugins.webhooks:AttendeeWebhooksPlugin",

@@ -39,18 +39,9 @@ from typing import Any
 
 import tenacity
 from sqlalchemy import (
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     delete,
     exists,
     func,
-    inspect,
     or_,
     select,
     text,
@@ -58,57 +49,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-_metadata = MetaData()
+from airflow_provider_attendee.db.tables import (
+    LOCK_NAME,
+    OWN_TABLES,
+    catch_up_states,
+    deliveries,
+    finished_meetings,
+    locks,
+    refusals,
+)
 
-#: Deliveries received: the replay record (and an audit trail: when, which trigger, which bot).
-deliveries = Table(
-    "attendee_webhook_delivery",
-    _metadata,
-    Column("idempotency_key", String(255), primary_key=True),
-    Column("trigger", String(64), nullable=False),
-    Column("bot_id", String(64), nullable=True),
-    Column("conn_id", String(250), nullable=True),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("asset_uris", Text, nullable=False),
-    Index("idx_attendee_webhook_delivery_received_at", "received_at"),
-)
-#: Meetings emitted (a bot reaching a state), by push or by catch-up: each once.
-finished_meetings = Table(
-    "attendee_finished_meeting",
-    _metadata,
-    Column("bot_id", String(64), primary_key=True),
-    Column("state", String(64), primary_key=True),
-    Column("source", String(16), nullable=False),
-    Column("conn_id", String(250), nullable=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Index("idx_attendee_finished_meeting_recorded_at", "recorded_at"),
-)
-#: One row whose lock serialises every write of this module.
-locks = Table(
-    "attendee_event_lock",
-    _metadata,
-    Column("name", String(32), primary_key=True),
-    Column("counter", Integer, nullable=False),
-)
-#: The catch-up's position per connection (``bot_watch.WatchState``) and which process holds its lease.
-catch_up_states = Table(
-    "attendee_catch_up",
-    _metadata,
-    Column("conn_id", String(250), primary_key=True),
-    Column("state", Text, nullable=True),
-    Column("lease_owner", String(64), nullable=True),
-    Column("lease_until", DateTime(timezone=True), nullable=True),
-)
-#: Connections that refused deliveries named (only existing ones): caught up like those that delivered.
-refusals = Table(
-    "attendee_webhook_refusal",
-    _metadata,
-    Column("conn_id", String(250), primary_key=True),
-    Column("refused_at", DateTime(timezone=True), nullable=False),  # the latest noted (once a minute)
-    Index("idx_attendee_webhook_refusal_refused_at", "refused_at"),
-)
-LOCK_NAME = "asset_events"
-OWN_TABLES = (deliveries, finished_meetings, locks, catch_up_states, refusals)
+__all__ = [
+    "LOCK_NAME",
+    "OWN_TABLES",
+    "catch_up_states",
+    "deliveries",
+    "finished_meetings",
+    "locks",
+    "refusals",
+]
+
 #: A connection's refusals are noted at most this often (each one costs a write otherwise).
 REFUSAL_NOTE_EVERY = timedelta(minutes=1)
 
@@ -149,16 +109,15 @@ def _now() -> datetime:
 
 
 def _ensure_tables(session: Any) -> None:
+    """The provider's tables at the migrations' head (``db.manager``: ``airflow db migrate`` normally did
+    it), and the lock row, once per process and database."""
     engine = session.get_bind()
     with _create_lock:
         if id(engine) in _created_for:
             return
-        for table in OWN_TABLES:
-            try:
-                table.create(engine, checkfirst=True)
-            except OperationalError:  # another process created it between the check and the CREATE
-                if not inspect(engine).has_table(table.name):
-                    raise
+        from airflow_provider_attendee.db.manager import ensure_current
+
+        ensure_current(engine)
         with contextlib.suppress(IntegrityError), engine.begin() as connection:
             if connection.execute(select(locks.c.name).where(locks.c.name == LOCK_NAME)).first() is None:
                 connection.execute(locks.insert().values(name=LOCK_NAME, counter=0))

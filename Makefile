@@ -14,7 +14,7 @@ LOWEST_CONSTRAINTS ?= ci/constraints-airflow-3.1.0.txt
 SCALE_CONSTRAINTS ?= ci/constraints-scale.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test services test-latest test-lowest lint docs release-check bench clean check-fixtures sync-fixtures \
+.PHONY: demo test services test-latest test-lowest lint docs release-check bench bench-surge clean check-fixtures sync-fixtures \
 	real-server real-server-down real-server-background recapture-recordings
 
 demo: $(VENV)/.installed
@@ -96,6 +96,11 @@ recapture-recordings: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python -m bench
+
+# The top-of-the-hour surge (bench/surge.py): PostgreSQL, two API-server workers, Celery; push and poll, idle
+# and with 2 CPU burners; 600 meetings. Long (about half an hour), so not part of `make bench`.
+bench-surge: services $(VENV)/.installed
+	$(VENV)/bin/python -m bench.surge
 
 $(VENV)/.installed: pyproject.toml $(SCALE_CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -126,6 +127,8 @@ def _ensure_tables(session: Any) -> None:
 
 #: Threads of one process queue here rather than in SQLite's busy handler (which is not fair).
 _process_lock = threading.Lock()
+#: ``session.info`` key of the seconds ``locked_session`` waited for the database's write lock.
+LOCK_WAIT_KEY = "attendee_lock_wait_seconds"
 
 
 def _locked_out(error: BaseException) -> bool:
@@ -156,7 +159,11 @@ def locked_session() -> Iterator[Any]:
             # Never wait long while holding the lock (e.g. on a queue row a slow scheduler transaction
             # is deleting): give up, let the others through, and try again (retry_locked_out).
             session.execute(text("SET LOCAL lock_timeout = '3s'"))
+        waiting = time.monotonic()
         session.execute(update(locks).where(locks.c.name == LOCK_NAME).values(counter=locks.c.counter + 1))
+        # How long the lock took (other writers ahead), for the receiver's log line: where a delivery's
+        # time goes in a surge.
+        session.info[LOCK_WAIT_KEY] = time.monotonic() - waiting
         yield session
 
 
@@ -216,6 +223,10 @@ class Recorded:
 
     asset_uris: list[str]
     already_from: str | None = None
+    #: Seconds the recording waited for the write lock (0: it needed none), and took in all (its last
+    #: attempt, lock included).
+    lock_wait_seconds: float = 0.0
+    seconds: float = 0.0
 
 
 @retry_locked_out
@@ -233,6 +244,7 @@ def record_delivery(
     A ``bot.state_change`` (``meeting_state``) whose meeting was caught up before gets no second
     ``attendee://bots/<state>`` event. Raises ``DuplicateDelivery`` for a key recorded before. A delivery
     no DAG listens to (most state changes) creates no asset event and needs no lock."""
+    started = time.monotonic()
     needs_lock = bool(bot_id and meeting_state) or _any_asset(asset_uris)
     with locked_session() if needs_lock else _plain_session() as session:
         if session.execute(
@@ -263,7 +275,8 @@ def record_delivery(
         except IntegrityError:  # the same key, concurrently: the other request recorded it
             session.rollback()
             raise DuplicateDelivery(idempotency_key) from None
-    return Recorded(recorded, already)
+        lock_wait = float(session.info.get(LOCK_WAIT_KEY, 0.0))
+    return Recorded(recorded, already, lock_wait, time.monotonic() - started)
 
 
 @retry_locked_out

@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Attendee's bodies are one event each: a few KB. Anything far larger is not one of them.
 MAX_BODY_BYTES = 1024 * 1024
+#: A delivery committed slower than this is logged at WARNING (Attendee's timeout is 10 s).
+SLOW_COMMIT_SECONDS = 2.0
 URL_PREFIX = "/attendee"
 PATH = "/webhooks"
 
@@ -310,6 +313,7 @@ def create_app() -> Any:
                 lost=False,
             )
         key = str(envelope["idempotency_key"])
+        received = time.monotonic()
         state_change = envelope["trigger"] == "bot.state_change"
         new_state = _data(envelope).get("new_state")
         try:
@@ -349,12 +353,19 @@ def create_app() -> Any:
                 envelope["trigger"],
                 ", ".join(asset_uris(envelope)),
             )
-        log.info(
-            "Attendee webhook %s (%s, bot %s) -> %s",
+        took = time.monotonic() - received
+        # Attendee gives up on a delivery after 10 s (and sends it again): a slow commit is worth a warning.
+        log.log(
+            logging.WARNING if took > SLOW_COMMIT_SECONDS else logging.INFO,
+            "Attendee webhook %s (%s, bot %s) -> %s; committed in %.0f ms (recording %.0f ms, of which "
+            "%.0f ms waiting for the write lock)",
             key,
             envelope["trigger"],
             envelope.get("bot_id"),
             recorded.asset_uris,
+            1000 * took,
+            1000 * recorded.seconds,
+            1000 * recorded.lock_wait_seconds,
         )
         return JSONResponse({"status": "recorded", "asset_events": recorded.asset_uris})
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from airflow_provider_attendee.testing.simulator.core import DEFAULT_API_KEY, AttendeeSimulator
 from airflow_provider_attendee.testing.simulator.faults import FaultConfig, FaultRule
 from airflow_provider_attendee.testing.simulator.server import SimulatorServer
+from airflow_provider_attendee.testing.simulator.webhook_delivery import SENDERS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retry-after", type=float, default=1.0, help="Retry-After seconds of injected 429s")
     serve.add_argument("--rate-5xx", type=float, default=0.0, help="fraction answered 500/502/503")
     serve.add_argument("--rate-reset", type=float, default=0.0, help="fraction of dropped connections")
+    serve.add_argument(
+        "--webhook-senders",
+        type=int,
+        default=SENDERS,
+        help=f"webhooks delivered at once (default {SENDERS}; Attendee: one per free Celery worker slot)",
+    )
     return parser
 
 
@@ -69,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         page_size=args.page_size,
         faults=faults,
+        webhook_senders=args.webhook_senders,
     )
     server = SimulatorServer(simulator, host=args.host, port=args.port)
     print(banner(args.host, args.port, args.api_key, args.time_scale), flush=True)

@@ -22,7 +22,11 @@ from airflow_provider_attendee.testing.simulator.clock import SimClock
 from airflow_provider_attendee.testing.simulator.faults import FaultConfig, FaultInjector
 from airflow_provider_attendee.testing.simulator.scenario import Scenario, load_scenario
 from airflow_provider_attendee.testing.simulator.state import ChatLine, ObservedEvent, SimWorld
-from airflow_provider_attendee.testing.simulator.webhook_delivery import WebhookDeliverer, bot_state_change
+from airflow_provider_attendee.testing.simulator.webhook_delivery import (
+    SENDERS,
+    WebhookDeliverer,
+    bot_state_change,
+)
 from airflow_provider_attendee.testing.simulator.webhook_delivery import subscriptions as parse_subscriptions
 
 DEFAULT_API_KEY = "sim-api-key"
@@ -106,6 +110,7 @@ class AttendeeSimulator:
         page_size: int | None = None,
         faults: FaultConfig | None = None,
         post_rate_limit_per_minute: int = 3000,
+        webhook_senders: int = SENDERS,
     ) -> None:
         self.api_keys = {api_key}
         self.page_size = page_size
@@ -116,7 +121,7 @@ class AttendeeSimulator:
         self.counters = Counters()
         self._post_times: deque[float] = deque()
         self._rate_lock = threading.Lock()
-        self.webhooks = WebhookDeliverer()
+        self.webhooks = WebhookDeliverer(senders=webhook_senders)
         self.reset(scenario=scenario, time_scale=time_scale, seed=seed)
 
     def reset(

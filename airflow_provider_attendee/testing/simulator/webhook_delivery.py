@@ -2,7 +2,9 @@
 and per-bot subscriptions (a bot's own ``webhooks`` replace the project's), the real envelope
 ``{idempotency_key, bot_id, bot_metadata, trigger, data}``, signed with the project's secret
 (``X-Webhook-Signature``), a 10 s timeout and up to 3 attempts with exponential backoff. Each delivery
-is its own Celery task there, so deliveries go out concurrently: here, ``SENDERS`` threads.
+is its own Celery task there, so deliveries go out concurrently: here, ``SENDERS`` threads (``senders=`` or
+the CLI's ``--webhook-senders`` for more: a surge of 50 meetings ending at once, as a server with that many
+Celery worker slots delivers them).
 
 Deliberate difference: ``http://`` URLs are accepted (the real server requires https), so a local Airflow
 can receive them. While subscriptions exist, a pump moves the simulated world forward every 100 ms, so
@@ -103,17 +105,20 @@ def bot_state_change(
 
 
 class WebhookDeliverer:
-    """Sends queued webhooks from ``SENDERS`` background threads, with the real server's retry policy."""
+    """Sends queued webhooks from ``senders`` background threads, with the real server's retry policy."""
 
-    def __init__(self, backoff_seconds: float = 1.0) -> None:
+    def __init__(self, backoff_seconds: float = 1.0, senders: int = SENDERS) -> None:
+        self.senders = max(1, senders)
         self.project: list[Subscription] = []
         self.secret: str | None = None
         self.backoff_seconds = backoff_seconds
         self.deliveries: list[Delivery] = []
         self._queue: queue.Queue[tuple[float, Delivery] | None] = queue.Queue()
         self._lock = threading.Lock()
-        self._client = httpx.Client(timeout=TIMEOUT_SECONDS, limits=httpx.Limits(max_connections=SENDERS))
-        for number in range(SENDERS):
+        self._client = httpx.Client(
+            timeout=TIMEOUT_SECONDS, limits=httpx.Limits(max_connections=self.senders)
+        )
+        for number in range(self.senders):
             threading.Thread(target=self._send_loop, name=f"sim-webhooks-{number}", daemon=True).start()
         self._pump: threading.Thread | None = None
         self._stop = threading.Event()
@@ -168,7 +173,7 @@ class WebhookDeliverer:
 
     def close(self) -> None:
         self._stop.set()
-        for _ in range(SENDERS):
+        for _ in range(self.senders):
             self._queue.put(None)
         self._client.close()
 

@@ -145,6 +145,11 @@ def write_notes(
     return run
 
 
+def plain_agent(output_type: type[MeetingNotes], instructions: str) -> Agent[Any, MeetingNotes]:
+    """An agent without a connection's model (the stand-in is passed to each run)."""
+    return Agent(None, output_type=output_type, instructions=instructions)
+
+
 def is_test_model(model: Model) -> bool:
     """Whether the connection chose pydantic-ai's test model (``"model": "test"``)."""
     return isinstance(model, TestModel)

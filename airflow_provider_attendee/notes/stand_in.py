@@ -17,6 +17,10 @@ STAND_IN_NOTE = (
     "Written by a stand-in model (pydantic-ai FunctionModel, picking transcript lines by keywords), not by "
     "a language model: the LLM connection's model is 'test'."
 )
+UNDEFINED_NOTE = (
+    "Written by a stand-in model (pydantic-ai FunctionModel, picking transcript lines by keywords), not by "
+    "a language model: the LLM connection {conn_id!r} is not defined (define it to use a real model)."
+)
 LINE = re.compile(r"^(L\d+) (\d+:\d\d) ([^:]+): (.*)$", re.MULTILINE)
 DECISION = re.compile(r"\b(decided|we'll go with|let's go with|agreed|decision)\b", re.IGNORECASE)
 ACTION = re.compile(r"\b(I'll|I will|will send|can you|please|take (?:that|it)|action item)\b", re.IGNORECASE)

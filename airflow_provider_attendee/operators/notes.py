@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from airflow.sdk import Context
 
+from airflow_provider_attendee._compat import AirflowNotFoundException
 from airflow_provider_attendee.exceptions import AttendeeConfigurationError, AttendeeError
 from airflow_provider_attendee.operators.outputs import _OutputOperator
 
 if TYPE_CHECKING:
     from airflow_provider_attendee.client.models import Bot
     from airflow_provider_attendee.notes.models import MeetingNotes
+
+#: The LLM connection of the example DAGs: while it is not defined, the stand-in model writes the notes.
+DEFAULT_NOTES_LLM_CONN_ID = "attendee_notes_llm"
 
 #: The XCom note of a meeting with nothing transcribed: no model call was made.
 NOTHING_TRANSCRIBED = "nothing_transcribed"
@@ -45,7 +49,8 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
 
     :param bot_id: the bot (templated).
     :param llm_conn_id: a common-ai ``pydanticai`` connection (templated); its model ``test`` selects the
-        package's stand-in model, which says so in the notes.
+        package's stand-in model, which says so in the notes, as does the default id
+        ``attendee_notes_llm`` while no such connection is defined (the example DAGs run as shipped).
     :param model_id: overrides the connection's model, as for ``LLMOperator`` (templated).
     :param token_budget: tokens per call, context of the model (default 8192, a local 8k model).
     :param output_tokens: of the budget, kept for the answer (default 2048).
@@ -77,7 +82,7 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
         self,
         *,
         bot_id: str,
-        llm_conn_id: str,
+        llm_conn_id: str = DEFAULT_NOTES_LLM_CONN_ID,
         model_id: str | None = None,
         destination: Any = None,
         title: str | None = None,
@@ -116,6 +121,15 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
         # What common-ai's approval mixin reads from the operator.
         self.allow_modifications = False
         self.approval_notifiers: list[Any] = []
+
+    # What common-ai's approval mixin reads from the operator it resumes.
+    APPROVE, REJECT = "Approve", "Reject"
+
+    @staticmethod
+    def _describe_responder(event: dict[str, Any]) -> str:
+        from airflow.providers.common.ai.mixins.approval import LLMApprovalMixin
+
+        return LLMApprovalMixin._describe_responder(event)
 
     @property
     def prompt(self) -> str:
@@ -222,14 +236,29 @@ class AttendeeMeetingNotesOperator(_OutputOperator):
         if not lines:
             self.log.info("Bot %s: no transcript line to send: no model call, no notes.", bot.id)
             return self.empty_result(bot, NOTHING_TRANSCRIBED)
-        hook = PydanticAIHook.get_hook(self.llm_conn_id, hook_params={"model_id": self.model_id})
-        model = hook.get_conn()
+        try:
+            hook = PydanticAIHook.get_hook(self.llm_conn_id, hook_params={"model_id": self.model_id})
+        except (AirflowNotFoundException, ImportError):  # ImportError: Airflow 3.1 outside a task
+            if self.llm_conn_id != DEFAULT_NOTES_LLM_CONN_ID:
+                raise AttendeeConfigurationError(
+                    f"LLM connection {self.llm_conn_id!r} is not defined. Define a pydanticai connection, e.g. "
+                    f'AIRFLOW_CONN_{self.llm_conn_id.upper()}=\'{{"conn_type": "pydanticai", "password": '
+                    '"<api key>", "extra": {"model": "openai:gpt-5-mini"}}\' (docs: operators/meeting-notes).'
+                ) from None
+            hook = None
+        model = hook.get_conn() if hook is not None else None
         stand_in_note = None
-        if llm.is_test_model(model):
+        if model is None or llm.is_test_model(model):
             model, stand_in_note = stand_in.stand_in_model(), stand_in.STAND_IN_NOTE
+            if hook is None:
+                stand_in_note = stand_in.UNDEFINED_NOTE.format(conn_id=self.llm_conn_id)
             self.log.warning("%s", stand_in_note)
-        agent = hook.create_agent(
-            output_type=MeetingNotes, instructions=INSTRUCTIONS, model_settings=self.model_settings
+        agent = (
+            hook.create_agent(
+                output_type=MeetingNotes, instructions=INSTRUCTIONS, model_settings=self.model_settings
+            )
+            if hook is not None
+            else llm.plain_agent(MeetingNotes, INSTRUCTIONS)
         )
         budget = Budget(self.token_budget, self.output_tokens)
         try:

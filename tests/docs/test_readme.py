@@ -102,10 +102,19 @@ def test_the_readme_example_is_the_shipped_example_dag():
 def test_the_schema_on_the_analytics_page_is_the_one_the_provider_creates():
     from airflow_provider_attendee.analytics.schema import DIALECTS, TableNames, ddl
 
-    (page_sql,) = fenced_blocks((ROOT / "docs" / "analytics.md").read_text(), "sql")
+    page_sql = fenced_blocks((ROOT / "docs" / "analytics.md").read_text(), "sql")[0]
     without_comments = "\n".join(line.split("--")[0].rstrip() for line in page_sql.splitlines())
     created = ";\n".join(ddl(TableNames(), DIALECTS["postgresql"])) + ";"
     assert without_comments.strip() == created
+
+
+def test_the_action_items_table_on_the_analytics_page_is_the_one_the_notes_create():
+    from airflow_provider_attendee.analytics.action_items import action_items_ddl
+    from airflow_provider_attendee.analytics.schema import DIALECTS, TableNames
+
+    action_items_sql = fenced_blocks((ROOT / "docs" / "analytics.md").read_text(), "sql")[1]
+    without_comments = "\n".join(line.split("--")[0].rstrip() for line in action_items_sql.splitlines())
+    assert without_comments.strip() == action_items_ddl(TableNames(), DIALECTS["postgresql"]) + ";"
 
 
 def test_no_line_of_prose_starts_like_a_heading_without_being_one():

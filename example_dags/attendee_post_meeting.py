@@ -12,12 +12,19 @@ Every finished meeting, and every bot that failed (``attendee://bots/fatal_error
 ``attendee_meetings``; without such a connection, an embedded SQLite file ($AIRFLOW_HOME/attendee/
 meetings.db). The tables are the asset ``attendee://tables/meetings``: schedule downstream DAGs on it.
 A manual run may pass failed bots as ``{"failed_bot_ids": [...]}``.
+
+With the ``[notes]`` extra installed (Airflow's common-ai provider), each finished meeting also gets notes
+(summary, decisions, action items, open questions, each citing the transcript) written by the model of the
+``pydanticai`` connection ``attendee_notes_llm`` (while it is not defined, a stand-in model that says so),
+held until a person approves them under Required Actions; then ``notes.md`` and ``notes.json`` are written
+beside the report and the action items go into the meeting tables for the weekly digest.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from importlib.util import find_spec
 from typing import Any
 
 from airflow.sdk import DAG, Asset, AssetWatcher, task
@@ -98,7 +105,20 @@ with DAG(
     ended, failed = finished_bot_ids(), failed_bot_ids()
     # --8<-- [start:outputs]
     AttendeeTranscriptOperator.partial(task_id="transcript", formats=["json", "txt"]).expand(bot_id=ended)
-    AttendeeParticipantReportOperator.partial(
+    report = AttendeeParticipantReportOperator.partial(
         task_id="participant_report", sql_conn_id=MEETING_TABLES_CONN_ID, outlets=[meeting_tables]
     ).expand(bot_id=ended.concat(failed))
     # --8<-- [end:outputs]
+
+    # --8<-- [start:notes]
+    if find_spec("airflow.providers.common.ai"):  # the [notes] extra; imported only when the task runs
+        from airflow_provider_attendee.operators.notes import AttendeeMeetingNotesOperator
+
+        report >> AttendeeMeetingNotesOperator.partial(
+            task_id="meeting_notes",
+            llm_conn_id=os.environ.get("ATTENDEE_EXAMPLE_LLM_CONN_ID", "attendee_notes_llm"),
+            require_approval=True,  # a person approves the notes before anything is written
+            redact_contacts=True,
+            sql_conn_id=MEETING_TABLES_CONN_ID,
+        ).expand(bot_id=ended)
+    # --8<-- [end:notes]

@@ -122,6 +122,37 @@ def local(path: str) -> str:
     return path.removeprefix("file://")
 
 
+def print_notes(results: list[Any], bots: dict[str, Any], approved: list[str]) -> None:
+    """The meeting notes: who wrote them (plainly: a stand-in model), what was approved, where they are."""
+    if not results:
+        print("    meeting notes: not in this install (pip install 'airflow-provider-attendee[notes]')")
+        return
+    print(
+        f"    meeting notes: held for approval, approved by a scripted demo reviewer ({len(approved)} reviews)"
+    )
+    for result in sorted(results, key=lambda r: r["bot_id"]):
+        name = bots.get(result["bot_id"], {}).get("bot_name", result["bot_id"]).replace("Notetaker · ", "")
+        notes, usage = result["notes"], result["usage"]
+        print(
+            f"    {name}: {len(notes['summary'])} summary points, {len(notes['decisions'])} decisions, "
+            f"{len(notes['action_items'])} action items, {len(notes['open_questions'])} open questions; "
+            f"{usage['calls']} model call(s), {len(result['dropped'])} item(s) dropped as unsupported"
+        )
+        if result.get("stand_in"):
+            print(
+                "      NOTE: a stand-in model wrote these notes (pydantic-ai FunctionModel picking transcript"
+            )
+            print(
+                "      lines by keywords), not a language model. Define the connection attendee_notes_llm to"
+            )
+            print("      use a real one (docs/operators/meeting-notes.md).")
+        for item in notes["action_items"][:3]:
+            cite = item["citations"][0]
+            print(f"      - [ ] {item['owner']}: {item['what']} ({cite['speaker']} {cite['time']})")
+        if result.get("paths"):
+            print(f"      notes: {local(result['paths']['markdown'])}")
+
+
 def print_report(title: str, report_json: str) -> None:
     report = json.loads(Path(local(report_json)).read_text())
     source = {"speech_events": "speech events", "transcript": "the transcript"}.get(
@@ -200,14 +231,18 @@ def main() -> int:
 
         if ended or failed:
             step("attendee_post_meeting for each finished meeting and failed bot (into the meeting tables)")
-            post = run_dag(
-                "attendee_post_meeting",
-                log,
-                run_conf={
-                    "bot_ids": [b["bot_id"] for b in ended],
-                    "failed_bot_ids": [b["id"] for b in failed],
-                },
-            )
+            from airflow_provider_attendee.testing.approvals import reviewer
+
+            # The notes wait for a person's approval; here a scripted reviewer approves them once asked.
+            with reviewer("attendee_post_meeting", name="demo reviewer") as approved:
+                post = run_dag(
+                    "attendee_post_meeting",
+                    log,
+                    run_conf={
+                        "bot_ids": [b["bot_id"] for b in ended],
+                        "failed_bot_ids": [b["id"] for b in failed],
+                    },
+                )
             for result in sorted(xcom(post, "participant_report"), key=lambda r: r["bot_id"]):
                 name = bots.get(result["bot_id"], {}).get("bot_name", result["bot_id"])
                 if result["tables"]["outcome"] == "failed":
@@ -217,6 +252,7 @@ def main() -> int:
                     continue
                 print_report(name.replace("Notetaker · ", ""), result["paths"]["json"])
                 print(f"      report: {local(result['paths']['markdown'])}")
+            print_notes(xcom(post, "meeting_notes"), bots, approved)
             tables = {r["tables"]["conn_id"] for r in xcom(post, "participant_report")}
             print(
                 f"    meeting tables: {', '.join(tables)} -> {WORK / 'airflow-home' / 'attendee' / 'meetings.db'}"
@@ -227,7 +263,8 @@ def main() -> int:
         headline = digest["headline"]
         print(
             f"    week of {digest['week']}: {headline['meetings']} meetings, {headline['hours']} h, "
-            f"{headline['people']} people, {headline['failed_bots']} failed bot(s), top speaker {headline['top_speaker']}"
+            f"{headline['people']} people, {headline['failed_bots']} failed bot(s), top speaker {headline['top_speaker']}, "
+            f"{headline.get('open_action_items', 0)} open action item(s)"
         )
         print(f"      digest: {local(digest['paths']['html'])}")
         print(f"              {local(digest['paths']['markdown'])} (+ {len(digest['paths']) - 2} charts)")

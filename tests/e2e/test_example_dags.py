@@ -6,15 +6,19 @@ import json
 import subprocess
 import sys
 import warnings
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_attendee.hooks.attendee import AttendeeHook
+from airflow_provider_attendee.testing.approvals import reviewer
 from airflow_provider_attendee.testing.demo import ELIGIBLE, PRODUCT_SYNC, TALK_TIME
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 DAG_FILES = sorted(EXAMPLES.glob("*.py"))
+#: The [notes] extra is installed: the post-meeting example adds its notes task (behind an approval).
+NOTES = bool(find_spec("airflow.providers.common.ai"))
 
 
 def load(name: str):
@@ -49,6 +53,9 @@ def task_states(run) -> dict[str, str]:
 NOT_AT_PARSE = (
     "matplotlib",
     "fsspec",
+    "pydantic_ai",
+    "airflow.providers.common.ai",
+    "airflow_provider_attendee.notes",
     "airflow_provider_attendee.meetings.report",
     "airflow_provider_attendee.meetings.report_render",
     "airflow_provider_attendee.testing",
@@ -212,7 +219,8 @@ def test_post_meeting_dag(attendee_simulator, airflow_db):
         for url in (PRODUCT_SYNC, "https://zoom.us/j/81234567890?pwd=acme2026")
     ]
     attendee_simulator.admin.advance(900)
-    run = load("attendee_post_meeting").test(run_conf={"bot_ids": ids})
+    with reviewer("attendee_post_meeting") as approved:  # a person approves the notes (with [notes])
+        run = load("attendee_post_meeting").test(run_conf={"bot_ids": ids})
     states = task_states(run)
     assert set(states.values()) == {"success"}, states
     assert {k for k in states if k.startswith("transcript[")} == {"transcript[0]", "transcript[1]"}
@@ -222,6 +230,19 @@ def test_post_meeting_dag(attendee_simulator, airflow_db):
         if ti.task_id == "participant_report"
     ]
     assert sorted(o["headline"]["participants"] for o in outputs) == [3, 5]
+    if NOTES:  # the notes, approved, beside the report; by the stand-in, which says so
+        assert sorted(approved) == ["meeting_notes[0]", "meeting_notes[1]"]
+        notes = [
+            ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+            for ti in run.get_task_instances()
+            if ti.task_id == "meeting_notes"
+        ]
+        for result in notes:
+            folder = Path(result["paths"]["markdown"].removeprefix("file://")).parent
+            assert {"notes.md", "notes.json", "report.md"} <= {p.name for p in folder.iterdir()}
+            assert "stand-in model" in (folder / "notes.md").read_text()
+    else:
+        assert not any(k.startswith("meeting_notes") for k in states)
 
 
 @pytest.mark.attendee_simulator(scenario="demo", time_scale=0)
@@ -239,7 +260,8 @@ def test_post_meeting_dag_succeeds_on_silent_meetings(attendee_simulator, airflo
     ids = [hook.create_bot(url, bot_name="Notes").id for url in (PRODUCT_SYNC, SILENT_MEETING, EMPTY_MEETING)]
     attendee_simulator.admin.advance(1200)
     assert [hook.get_bot(i).transcription_state for i in ids] == ["complete", "not_started", "not_started"]
-    run = load("attendee_post_meeting").test(run_conf={"bot_ids": ids})
+    with reviewer("attendee_post_meeting"):
+        run = load("attendee_post_meeting").test(run_conf={"bot_ids": ids})
     states = task_states(run)
     assert set(states.values()) == {"success"}, states
     tries = {ti.try_number for ti in run.get_task_instances() if ti.task_id == "transcript"}
@@ -286,7 +308,8 @@ def test_post_meeting_dag_fills_the_tables_and_the_digest_reads_them(attendee_si
     failed = hook.create_bot("https://zoom.us/j/99988877766", bot_name="Notes").id  # never admitted
     attendee_simulator.admin.advance(900)
     assert hook.get_bot(failed).state == "fatal_error"
-    run = load("attendee_post_meeting").test(run_conf={"bot_ids": ended, "failed_bot_ids": [failed]})
+    with reviewer("attendee_post_meeting"):
+        run = load("attendee_post_meeting").test(run_conf={"bot_ids": ended, "failed_bot_ids": [failed]})
     states = task_states(run)
     assert set(states.values()) == {"success"}, states
     assert {k for k in states if k.startswith("transcript[")} == {"transcript[0]", "transcript[1]"}

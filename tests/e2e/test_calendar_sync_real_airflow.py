@@ -26,6 +26,7 @@ import pytest
 
 from airflow_provider_attendee.testing import start_simulator
 from airflow_provider_attendee.testing.real_airflow import RealAirflow
+from tests.suites import real_server_twin
 
 DAGS = Path(__file__).resolve().parent / "calendar_dags"
 MODES = ("full", "incremental")
@@ -49,6 +50,10 @@ def xcom(airflow: RealAirflow, dag_id: str, run_id: str) -> dict[str, Any]:
     return value
 
 
+@real_server_twin(
+    "tests/system/test_calendar_sync_real_server.py::"
+    "test_calendar_sync_over_six_runs_in_a_real_airflow_against_the_real_server"
+)
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_refused_events_are_remembered_over_many_runs_in_a_real_airflow(tmp_path):

@@ -30,6 +30,7 @@ import pytest
 from airflow_provider_attendee.testing import start_simulator
 from airflow_provider_attendee.testing.real_airflow import RealAirflow, cpu_burners
 from airflow_provider_attendee.testing.services import missing_services, postgres
+from tests.suites import real_server_twin
 
 DAGS = Path(__file__).resolve().parent / "poll_dags"
 #: One burner per test: CI runs the two Airflow versions' suites side by side on 2 cores, so with the
@@ -224,6 +225,7 @@ def push_env(out: Path) -> dict[str, str]:
     }
 
 
+@real_server_twin("tests/system/test_push_real_server.py::test_secret_wrong_from_the_start_each_meeting_once")
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_push_with_the_secret_wrong_from_the_first_delivery(tmp_path, monkeypatch):
@@ -280,6 +282,9 @@ def test_push_with_the_secret_wrong_from_the_first_delivery(tmp_path, monkeypatc
             )
 
 
+@real_server_twin(
+    "tests/system/test_push_real_server.py::test_outage_warm_and_seconds_after_the_first_delivery_caught_up_once"
+)
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_push_outage_seconds_after_the_first_delivery_before_the_first_catch_up_look(tmp_path, monkeypatch):

@@ -372,7 +372,7 @@ def _run(
 
 
 #: The tables shown in the summary's rows-per-meeting column (all of them are in the saved figures).
-SHOWN_TABLES = ("asset_event", "dag_run", "task_instance", "xcom", "log")
+SHOWN_TABLES = ("asset_event", "dagrun_asset_event", "dag_run", "task_instance", "xcom", "log")
 
 
 def rows_summary(rows: dict[str, float]) -> str:

@@ -20,14 +20,21 @@ log = logging.getLogger(__name__)
 
 
 def answer_reviews(dag_id: str, *, approve: bool = True, reviewer: str = "demo reviewer") -> list[str]:
-    """Answer every open review of ``dag_id``'s tasks; returns the tasks answered (``task_id[map_index]``)."""
+    """Answer every open review of ``dag_id``'s tasks; returns the tasks answered now (``task_id[map_index]``).
+
+    On Airflow 3.3+ a task whose review is answered but which is parked in ``awaiting_input`` again is
+    resumed again: on a busy machine ``dag.test()`` can write the parked state back after the resume (seen:
+    the demo waited forever on an answered review)."""
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
-    from sqlalchemy import select
+    from sqlalchemy import or_, select
 
     awaiting = getattr(TaskInstanceState, "AWAITING_INPUT", None)
+    waiting: Any = HITLDetail.responded_at.is_(None)
+    if awaiting is not None:
+        waiting = or_(waiting, TaskInstance.state == awaiting)
     answered: list[str] = []
     with create_session() as session:
         # Any: the model's columns are typed differently on Airflow 3.1 (Column) and 3.3 (Mapped).
@@ -35,17 +42,19 @@ def answer_reviews(dag_id: str, *, approve: bool = True, reviewer: str = "demo r
             session.scalars(
                 select(HITLDetail)
                 .join(TaskInstance, TaskInstance.id == HITLDetail.ti_id)
-                .where(TaskInstance.dag_id == dag_id, HITLDetail.responded_at.is_(None))
+                .where(TaskInstance.dag_id == dag_id, waiting)
             ).all()
         )
         for review in open_reviews:
             ti = session.get(TaskInstance, review.ti_id)
             if ti is None or (awaiting is not None and ti.state != awaiting):
                 continue  # Airflow 3.3+: not parked yet (the review is written first); the next round
-            review.responded_by = {"id": reviewer, "name": reviewer}
-            review.responded_at = datetime.now(timezone.utc)
-            review.chosen_options = [APPROVE if approve else REJECT]
-            review.params_input = {}
+            if review.responded_at is None:
+                review.responded_by = {"id": reviewer, "name": reviewer}
+                review.responded_at = datetime.now(timezone.utc)
+                review.chosen_options = [APPROVE if approve else REJECT]
+                review.params_input = {}
+                answered.append(f"{ti.task_id}[{ti.map_index}]")
             if awaiting is not None:
                 from airflow.models.trigger import handle_event_submit
                 from airflow.triggers.base import TriggerEvent
@@ -53,7 +62,6 @@ def answer_reviews(dag_id: str, *, approve: bool = True, reviewer: str = "demo r
                 handle_event_submit(
                     TriggerEvent(review.as_resume_event_payload()), task_instance=ti, session=session
                 )
-            answered.append(f"{ti.task_id}[{ti.map_index}]")
     return answered
 
 

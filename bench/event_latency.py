@@ -32,11 +32,10 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.common import print_table, save, simulator_process, use_connection
+from bench.common import epoch, percentile, print_table, save, simulator_process, use_connection
 
 DAGS = Path(__file__).resolve().parent / "dags"
 DAG_ID = "attendee_bench_finished"
@@ -46,11 +45,6 @@ MEETING_URLS = (
     "https://meet.google.com/bcd-efgh-ijk",
     "https://meet.google.com/cde-fghi-jkl",
 )
-
-
-def epoch(value: object) -> float:
-    """A UTC time as Airflow stores it in SQLite, in seconds since the epoch."""
-    return datetime.fromisoformat(str(value)).replace(tzinfo=timezone.utc).timestamp()
 
 
 def recorded(home: Path) -> dict[str, float]:
@@ -106,11 +100,6 @@ def delivery_storage(home: Path) -> dict[str, int]:
     finally:
         db.close()
     return sizes
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(

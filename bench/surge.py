@@ -41,11 +41,10 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.common import RunningSim, print_table, save, simulator_process, use_connection
+from bench.common import RunningSim, epoch, percentile, print_table, save, simulator_process, use_connection
 
 DAGS = Path(__file__).resolve().parent / "dags"
 DAG_ID = "attendee_bench_finished"
@@ -70,13 +69,6 @@ COMMIT_LINE = re.compile(
 WORKER_CONCURRENCY = 4
 
 
-def epoch(value: Any) -> float:
-    """A time from the metadata DB (aware on PostgreSQL, naive UTC or text on SQLite) in seconds."""
-    if not isinstance(value, datetime):
-        value = datetime.fromisoformat(str(value))
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
-
-
 def as_dict(value: Any) -> dict[str, Any]:
     """A JSON column's value (PostgreSQL's driver decodes it; SQLite gives text)."""
     while isinstance(value, str | bytes):
@@ -86,11 +78,6 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 def bot_of(extra: Any) -> str:
     return str((as_dict(extra).get("payload") or {}).get("bot_id"))
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def groups(meetings: int, max_group: int, window: float, rng: random.Random) -> list[tuple[float, int]]:

@@ -773,7 +773,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             state = up()
-            log(f"URL {state['url']}  API key {state['api_key']}  (state: {home() / 'state.json'})")
+            # The key stays out of logs (CI keeps them): `env` prints it for a shell that asks.
+            log(
+                f"URL {state['url']}  API key and secret in {home() / 'state.json'} (`scripts/attendee_server.py env` prints them as exports)"
+            )
         elif args.command == "down":
             down()
         else:

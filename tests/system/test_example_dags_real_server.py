@@ -12,11 +12,13 @@ import json
 import runpy
 import threading
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_attendee.testing.approvals import reviewer
 from tests.system.meetings import (
     EMPTY,
     SILENT,
@@ -33,6 +35,8 @@ from tests.system.server import Driver
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 MEET = "https://meet.google.com/abc-defg-hij"
+#: The [notes] extra is installed: the post-meeting example adds its notes task (behind an approval).
+NOTES = bool(find_spec("airflow.providers.common.ai"))
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # liveness guards only, for a loaded machine
 
@@ -114,9 +118,10 @@ def test_post_meeting_dag_on_scripted_meetings(system_hook, attendee_driver: Dri
         "empty": ("ended", "not_started"),
     }
 
-    run = load("attendee_post_meeting").test(
-        run_conf={"bot_ids": sorted(ids.values()), "failed_bot_ids": [failed]}
-    )
+    with reviewer("attendee_post_meeting") as approved:  # a person approves the notes (with [notes])
+        run = load("attendee_post_meeting").test(
+            run_conf={"bot_ids": sorted(ids.values()), "failed_bot_ids": [failed]}
+        )
     assert set(task_states(run).values()) == {"success"}, task_states(run)
     assert {ti.try_number for ti in run.get_task_instances()} == {1}  # nothing retried
 
@@ -153,6 +158,20 @@ def test_post_meeting_dag_on_scripted_meetings(system_hook, attendee_driver: Dri
             ).fetchall()
         )
     assert rows == {**{i: "completed/" for i in ids.values()}, failed: "failed/waiting_room_timeout_exceeded"}
+
+    if NOTES:  # the notes of the two meetings with speech approved; the silent ones: no model call, no review
+        assert len(approved) == 2, approved
+        notes = {out["bot_id"]: out for out in outputs(run, "meeting_notes")}
+        assert {key: notes[i]["usage"]["calls"] > 0 for key, i in ids.items()} == {
+            "speech_events": True,
+            "transcript": True,
+            "silent": False,
+            "empty": False,
+        }
+        for key in ("speech_events", "transcript"):
+            assert local(notes[ids[key]]["paths"]["markdown"]).is_file(), key
+    else:
+        assert not any(k.startswith("meeting_notes") for k in task_states(run))
 
 
 def test_meeting_pipeline_dag_follows_a_live_meeting(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
 import pytest
 
-# Airflow reads its home at import: point it at a throwaway folder before anything imports airflow.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="attendee-airflow-home-"))
+# Airflow reads its home at import: point it at a throwaway folder before anything imports airflow
+# (removed when the session ends, see pytest_unconfigure).
+THROWAWAY_HOME = None if "AIRFLOW_HOME" in os.environ else tempfile.mkdtemp(prefix="attendee-airflow-home-")
+if THROWAWAY_HOME:
+    os.environ["AIRFLOW_HOME"] = THROWAWAY_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # One key for this process and the airflow CLI subprocesses, whichever writes airflow.cfg first.
@@ -36,6 +40,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "contract_exempt: the test sends requests that break the spec on purpose"
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The throwaway AIRFLOW_HOME goes with the session (a run left one in /tmp each time)."""
+    if THROWAWAY_HOME:
+        shutil.rmtree(THROWAWAY_HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -177,17 +177,6 @@ def _plain_session() -> Iterator[Any]:
         yield session
 
 
-def _any_asset(uris: list[str]) -> bool:
-    """Whether any of these URIs is an asset in Airflow (some DAG is, or was, scheduled on it)."""
-    load_models()
-    from airflow.models.asset import AssetModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        found = session.scalar(select(func.count()).select_from(AssetModel).where(AssetModel.uri.in_(uris)))
-        return bool(found)
-
-
 def _register(session: Any, uri: str, extra: dict[str, Any]) -> bool:
     """One asset event on ``uri`` (and its DAGs queued), if an asset with that URI exists."""
     from airflow.assets.manager import asset_manager
@@ -216,6 +205,20 @@ def _record_meeting(session: Any, bot_id: str, state: str, source: str, conn_id:
     )
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One verified webhook delivery, as the receiver hands it over for recording."""
+
+    idempotency_key: str
+    trigger: str
+    bot_id: str | None
+    asset_uris: list[str]
+    extra: dict[str, Any]
+    #: A ``bot.state_change`` into a terminal state: the meeting it finishes (one event per meeting).
+    meeting_state: str | None = None
+    conn_id: str | None = None
+
+
 @dataclass
 class Recorded:
     """What a delivery produced: the URIs that got an event, and the meeting's earlier source if the
@@ -223,60 +226,77 @@ class Recorded:
 
     asset_uris: list[str]
     already_from: str | None = None
-    #: Seconds the recording waited for the write lock (0: it needed none), and took in all (its last
-    #: attempt, lock included).
+    #: Seconds the batch's transaction waited for the write lock, and took in all (its last attempt, lock
+    #: included); the deliveries recorded in that one transaction.
     lock_wait_seconds: float = 0.0
     seconds: float = 0.0
+    batch_size: int = 1
+
+
+def _record_one(session: Any, delivery: Delivery) -> Recorded:
+    """Store one delivery and its asset events in ``session`` (the caller holds the write lock)."""
+    if session.execute(
+        select(deliveries.c.idempotency_key).where(deliveries.c.idempotency_key == delivery.idempotency_key)
+    ).first():
+        raise DuplicateDelivery(delivery.idempotency_key)
+    already = None
+    uris = list(delivery.asset_uris)
+    if delivery.bot_id and delivery.meeting_state:
+        already = _meeting_recorded(session, delivery.bot_id, delivery.meeting_state)
+        if already:
+            uris = [uri for uri in uris if uri != f"attendee://bots/{delivery.meeting_state}"]
+        else:
+            _record_meeting(session, delivery.bot_id, delivery.meeting_state, "webhook", delivery.conn_id)
+    recorded = [uri for uri in uris if _register(session, uri, delivery.extra)]
+    session.execute(
+        deliveries.insert().values(
+            idempotency_key=delivery.idempotency_key,
+            trigger=delivery.trigger,
+            bot_id=delivery.bot_id,
+            conn_id=delivery.conn_id,
+            received_at=_now(),
+            asset_uris=json.dumps(recorded),
+        )
+    )
+    session.flush()
+    return Recorded(recorded, already)
 
 
 @retry_locked_out
-def record_delivery(
-    *,
-    idempotency_key: str,
-    trigger: str,
-    bot_id: str | None,
-    asset_uris: list[str],
-    extra: dict[str, Any],
-    meeting_state: str | None = None,
-    conn_id: str | None = None,
-) -> Recorded:
-    """Store the delivery and one asset event per known asset URI, atomically and under the write lock.
-    A ``bot.state_change`` (``meeting_state``) whose meeting was caught up before gets no second
-    ``attendee://bots/<state>`` event. Raises ``DuplicateDelivery`` for a key recorded before. A delivery
-    no DAG listens to (most state changes) creates no asset event and needs no lock."""
+def record_deliveries(batch: list[Delivery]) -> list[Recorded | Exception]:
+    """Record deliveries in one transaction under the write lock (group commit: one lock and one commit
+    for all, instead of each delivery queueing for its own), each in its own savepoint, so that one that
+    fails (a replay: ``DuplicateDelivery``) leaves the others recorded. One result per delivery, in order:
+    its ``Recorded``, or the exception it met. Nothing is recorded until the whole batch commits; a lock
+    time-out rolls the whole batch back and tries it again."""
     started = time.monotonic()
-    needs_lock = bool(bot_id and meeting_state) or _any_asset(asset_uris)
-    with locked_session() if needs_lock else _plain_session() as session:
-        if session.execute(
-            select(deliveries.c.idempotency_key).where(deliveries.c.idempotency_key == idempotency_key)
-        ).first():
-            raise DuplicateDelivery(idempotency_key)
-        already = None
-        uris = list(asset_uris)
-        if bot_id and meeting_state:
-            already = _meeting_recorded(session, bot_id, meeting_state)
-            if already:
-                uris = [uri for uri in uris if uri != f"attendee://bots/{meeting_state}"]
-            else:
-                _record_meeting(session, bot_id, meeting_state, "webhook", conn_id)
-        recorded = [uri for uri in uris if _register(session, uri, extra)]
-        try:
-            session.execute(
-                deliveries.insert().values(
-                    idempotency_key=idempotency_key,
-                    trigger=trigger,
-                    bot_id=bot_id,
-                    conn_id=conn_id,
-                    received_at=_now(),
-                    asset_uris=json.dumps(recorded),
-                )
-            )
-            session.flush()
-        except IntegrityError:  # the same key, concurrently: the other request recorded it
-            session.rollback()
-            raise DuplicateDelivery(idempotency_key) from None
+    results: list[Recorded | Exception] = []
+    with locked_session() as session:
+        for delivery in batch:
+            try:
+                with session.begin_nested():
+                    results.append(_record_one(session, delivery))
+            except IntegrityError:  # the same key, concurrently: the other request recorded it
+                results.append(DuplicateDelivery(delivery.idempotency_key))
+            except Exception as err:
+                if _locked_out(err):
+                    raise
+                results.append(err)
         lock_wait = float(session.info.get(LOCK_WAIT_KEY, 0.0))
-    return Recorded(recorded, already, lock_wait, time.monotonic() - started)
+    took = time.monotonic() - started
+    for result in results:
+        if isinstance(result, Recorded):
+            result.lock_wait_seconds, result.seconds, result.batch_size = lock_wait, took, len(batch)
+    return results
+
+
+def record_delivery(**fields: Any) -> Recorded:
+    """Record one delivery (``Delivery``'s fields) in a transaction of its own; raises what it met
+    (``DuplicateDelivery`` for a key recorded before)."""
+    (result,) = record_deliveries([Delivery(**fields)])
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 @retry_locked_out

@@ -11,10 +11,12 @@ Endpoint: ``POST <api-server>/attendee/webhooks`` (``?conn_id=`` picks the Atten
 Each event's ``extra`` is ``{"payload": {bot_id, state, event_type, ...}, "idempotency_key", "trigger",
 "bot_metadata", "calendar_metadata", "data", "source": "webhook"}`` (calendar triggers: ``payload`` has
 ``calendar_id`` and ``calendar_deduplication_key`` instead of a bot): the same ``payload`` keys as the polling
-``AttendeeBotEventTrigger`` emits. Answers: 200 recorded; 400 not JSON, not an Attendee envelope, too large,
-or a replay (an ``idempotency_key`` already received); 401 unsigned or a wrong signature; 503 when the
-connection cannot be read. Nothing is recorded unless the answer is 200, and a 200 is sent only after
-the delivery and its events are committed.
+``AttendeeBotEventTrigger`` emits. Answers: 200 recorded (``{"status": "recorded"}``), or received before
+(``{"status": "duplicate"}``: Attendee's retry of a delivery whose answer came too late; nothing is done);
+400 not JSON, not an Attendee envelope, too large, or older than the retention; 401 unsigned or a wrong
+signature; 503 when the connection cannot be read. Nothing is recorded unless the answer is 200, and a 200
+is sent only after the delivery and its events are committed (deliveries arriving together are committed
+together: ``delivery_batches``).
 """
 
 from __future__ import annotations
@@ -224,7 +226,8 @@ def create_app() -> Any:
     """The receiver, as a FastAPI app (built when the plugin loads, in the API server)."""
     from airflow_provider_attendee._compat import Stats
     from airflow_provider_attendee.plugins import event_sweeper
-    from airflow_provider_attendee.plugins._asset_events import DuplicateDelivery, record_delivery
+    from airflow_provider_attendee.plugins._asset_events import Delivery, DuplicateDelivery
+    from airflow_provider_attendee.plugins.delivery_batches import batcher
     from airflow_provider_attendee.plugins.event_settings import read_settings
 
     app = FastAPI(title="Attendee webhooks", docs_url=None, redoc_url=None, openapi_url=None)
@@ -316,25 +319,28 @@ def create_app() -> Any:
         received = time.monotonic()
         state_change = envelope["trigger"] == "bot.state_change"
         new_state = _data(envelope).get("new_state")
+        delivery = Delivery(
+            idempotency_key=key,
+            trigger=str(envelope["trigger"]),
+            bot_id=envelope.get("bot_id"),
+            asset_uris=asset_uris(envelope),
+            extra=event_extra(envelope),
+            meeting_state=new_state if state_change and new_state in TERMINAL else None,
+            conn_id=conn_id,
+        )
         try:
-            recorded = await asyncio.to_thread(
-                record_delivery,
-                idempotency_key=key,
-                trigger=str(envelope["trigger"]),
-                bot_id=envelope.get("bot_id"),
-                asset_uris=asset_uris(envelope),
-                extra=event_extra(envelope),
-                meeting_state=new_state if state_change and new_state in TERMINAL else None,
-                conn_id=conn_id,
-            )
+            recorded = await batcher().record(delivery)
         except DuplicateDelivery:
-            return await refuse(
-                400,
-                f"replayed delivery: idempotency_key {key} was received before",
-                conn_id,
-                envelope,
-                lost=False,
+            # Attendee sends a delivery again when its answer came late (10 s) or was lost: it was recorded
+            # the first time, so it is answered as delivered (a 400 would be counted a failed delivery).
+            log.info(
+                "Attendee webhook %s (%s, bot %s) received again: recorded before, nothing done",
+                key,
+                envelope["trigger"],
+                envelope.get("bot_id"),
             )
+            Stats.incr("attendee.webhooks.duplicate")
+            return JSONResponse({"status": "duplicate", "asset_events": []})
         event_sweeper.start()
         if recorded.asset_uris:
             event_sweeper.wake()
@@ -358,7 +364,7 @@ def create_app() -> Any:
         log.log(
             logging.WARNING if took > SLOW_COMMIT_SECONDS else logging.INFO,
             "Attendee webhook %s (%s, bot %s) -> %s; committed in %.0f ms (recording %.0f ms, of which "
-            "%.0f ms waiting for the write lock)",
+            "%.0f ms waiting for the write lock; %d in its batch)",
             key,
             envelope["trigger"],
             envelope.get("bot_id"),
@@ -366,6 +372,7 @@ def create_app() -> Any:
             1000 * took,
             1000 * recorded.seconds,
             1000 * recorded.lock_wait_seconds,
+            recorded.batch_size,
         )
         return JSONResponse({"status": "recorded", "asset_events": recorded.asset_uris})
 

@@ -165,14 +165,15 @@ def test_a_refused_delivery_names_its_connection_to_the_catch_up_and_says_what_w
     assert "has not looked at connection 'attendee_fresh' yet and [attendee] catch_up_lookback is 0" in line
     assert "not recovered" in line
 
-    # A replay of a recorded delivery promises nothing: it was recorded the first time.
+    # A replay of a recorded delivery is no refusal: it was recorded the first time.
     webhook_env = {"conn_type": "attendee", "host": "h", "extra": {"webhook_secret": SECRET}}
     env_connection(monkeypatch, "attendee_default", webhook_env)
     payload = envelope("bot_h")
-    assert post_default(client, payload).status_code == 200
-    assert post_default(client, payload).status_code == 400
-    line = refusal_line(caplog)
-    assert "replayed delivery" in line and "catch-up" not in line
+    caplog.set_level(logging.INFO, logger="airflow_provider_attendee.plugins.webhook_receiver")
+    assert post_default(client, payload).json()["status"] == "recorded"
+    assert post_default(client, payload).json()["status"] == "duplicate"
+    assert not [r for r in caplog.records if "refused" in r.getMessage()]
+    assert any("received again: recorded before" in r.getMessage() for r in caplog.records)
 
 
 def refusal_line_pair(caplog) -> tuple[str, str]:

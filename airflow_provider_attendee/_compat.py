@@ -82,3 +82,26 @@ __all__ = [
     "latest_prior_xcom",
     "server_connection",
 ]
+
+
+def initialize_execution_api(app: Any) -> int:
+    """Build the Execution API's versioned routes now, in the API-server process that is starting; the
+    number of apps initialized.
+
+    Why: Airflow mounts its Execution API (``/execution``) as a cadwyn app, which builds its versioned
+    routes on its first request, synchronously, in the event loop: 10 to 30 s of CPU on a busy 2-core
+    machine, during which that API-server worker answers nothing, Attendee's webhooks included (seen in
+    the surge benchmark: the first task runs after a start stalled both workers for 14 s and 10 deliveries
+    hit Attendee's 10 s timeout). Done here, before the worker serves, the cost moves to its start.
+    ``app`` is any ASGI app of the root app's middleware chain (each holds the next in ``.app``, the last
+    is the router); a structure not found (another Airflow or cadwyn) changes nothing."""
+    node, hops = app, 0
+    while node is not None and not hasattr(node, "routes") and hops < 64:
+        node, hops = getattr(node, "app", None), hops + 1
+    initialized = 0
+    for route in getattr(node, "routes", None) or []:
+        mounted: Any = getattr(route, "app", None)
+        if getattr(mounted, "_cadwyn_initialized", True) is False and hasattr(mounted, "_cadwyn_initialize"):
+            mounted._cadwyn_initialize()
+            initialized += 1
+    return initialized

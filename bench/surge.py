@@ -40,6 +40,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ SCHEDULER_LOGGER = "airflow.jobs.scheduler_job_runner"
 RECEIVER_LOGGER = "airflow_provider_attendee.plugins.webhook_receiver"
 COMMIT_LINE = re.compile(
     r"attendee://bots/ended.*?committed in ([0-9.]+) ms \(recording ([0-9.]+) ms, of which ([0-9.]+) ms"
+    r"(?: waiting for the write lock; ([0-9]+) in its batch)?"
 )
 #: Celery task slots on the one worker: the machine has 2 cores; a task run is a process of its own.
 WORKER_CONCURRENCY = 4
@@ -165,10 +167,10 @@ def loop_durations(text: str) -> list[float]:
     return [float(m.group(1)) for m in LOOP_LINE.finditer(text)]
 
 
-def commit_times(text: str) -> list[tuple[float, float, float]]:
-    """(committed ms, recording ms, lock wait ms) of each ``ended`` delivery in a stretch of the API
-    server's log."""
-    return [(float(a), float(b), float(c)) for a, b, c in COMMIT_LINE.findall(text)]
+def commit_times(text: str) -> list[tuple[float, float, float, int]]:
+    """(committed ms, recording ms, lock wait ms, deliveries in its transaction) of each ``ended``
+    delivery in a stretch of the API server's log."""
+    return [(float(a), float(b), float(c), int(n or 1)) for a, b, c, n in COMMIT_LINE.findall(text)]
 
 
 def wait_deliveries_done(sim: RunningSim, timeout: float = 600) -> None:
@@ -328,10 +330,14 @@ def _run(
         "recording_p95_ms": percentile([c[1] for c in commits], 0.95) if commits else None,
         "lock_wait_p50_ms": statistics.median([c[2] for c in commits]) if commits else None,
         "lock_wait_p95_ms": percentile([c[2] for c in commits], 0.95) if commits else None,
+        "batch_p50": statistics.median([c[3] for c in commits]) if commits else None,
+        "batch_max": max(c[3] for c in commits) if commits else None,
         "webhook_answer_p50_s": statistics.median(answers) if answers else None,
         "webhook_answer_p95_s": percentile(answers, 0.95) if answers else None,
         "deliveries": len(deliveries),
         "deliveries_failed": sum(not d["delivered"] for d in deliveries),
+        # Each attempt's answer (a status code, or the sender's error: ReadTimeout after Attendee's 10 s).
+        "attempt_answers": dict(Counter(str(a) for d in deliveries for a in d["attempts"])),
         "dag_runs": run_count,
         "meetings_lost": len(bots) - len(found),
         "meetings_run_twice": sum(len(runs[b]) > 1 for b in found),
@@ -383,6 +389,7 @@ def report(results: list[dict[str, Any]]) -> None:
             "meetings",
             "event p95 s",
             "commits > 2 s: n, p95 ms (recording, lock wait)",
+            "webhook answer p50/p95 s, failed/sent",
             "run p50 s",
             "run p95 s",
             "run max s",
@@ -402,6 +409,8 @@ def report(results: list[dict[str, Any]]) -> None:
                 r["event_p95_s"],
                 f"{r['slow_commits']}, {fmt(r['commit_p95_ms'])} "
                 f"({fmt(r['recording_p95_ms'])}, {fmt(r['lock_wait_p95_ms'])})",
+                f"{fmt(r['webhook_answer_p50_s'])}/{fmt(r['webhook_answer_p95_s'])}, "
+                f"{r['deliveries_failed']}/{r['deliveries']}",
                 r["p50_s"],
                 r["p95_s"],
                 r["max_s"],

@@ -231,6 +231,8 @@ class Recorded:
     lock_wait_seconds: float = 0.0
     seconds: float = 0.0
     batch_size: int = 1
+    #: Seconds the delivery waited for its batch to start (``delivery_batches``: the batch before it).
+    queued_seconds: float = 0.0
 
 
 def _record_one(session: Any, delivery: Delivery) -> Recorded:

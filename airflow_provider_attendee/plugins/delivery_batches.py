@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -33,7 +34,7 @@ class DeliveryBatcher:
     def __init__(self, record: Recorder = record_deliveries, max_batch: int = MAX_BATCH) -> None:
         self.recorder = record
         self.max_batch = max_batch
-        self._pending: list[tuple[Delivery, Future[Recorded]]] = []
+        self._pending: list[tuple[Delivery, Future[Recorded], float]] = []
         self._wakeup = threading.Condition()
         self._writer: threading.Thread | None = None
         #: Sizes of the batches written so far (for tests and the benchmark's log reading).
@@ -43,7 +44,7 @@ class DeliveryBatcher:
         """Queue a delivery; the future gets its ``Recorded`` once its batch committed, or its exception."""
         future: Future[Recorded] = Future()
         with self._wakeup:
-            self._pending.append((delivery, future))
+            self._pending.append((delivery, future, time.monotonic()))
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(
                     target=self._write_forever, name="attendee-deliveries", daemon=True
@@ -56,7 +57,7 @@ class DeliveryBatcher:
         """Record ``delivery`` with the next batch, waiting without holding a thread."""
         return await asyncio.wrap_future(self.submit(delivery))
 
-    def _next_batch(self) -> list[tuple[Delivery, Future[Recorded]]]:
+    def _next_batch(self) -> list[tuple[Delivery, Future[Recorded], float]]:
         with self._wakeup:
             while not self._pending:
                 self._wakeup.wait()
@@ -67,18 +68,20 @@ class DeliveryBatcher:
         while True:
             self.write(self._next_batch())
 
-    def write(self, batch: list[tuple[Delivery, Future[Recorded]]]) -> None:
+    def write(self, batch: list[tuple[Delivery, Future[Recorded], float]]) -> None:
         """Record one batch and settle its futures (a failure of the whole batch fails each of them)."""
         self.batch_sizes.append(len(batch))
+        started = time.monotonic()
         try:
-            results: list[Recorded | Exception] = self.recorder([delivery for delivery, _ in batch])
+            results: list[Recorded | Exception] = self.recorder([delivery for delivery, _, _ in batch])
         except Exception as err:  # the transaction failed (after its retries): no delivery was recorded
             log.error("Recording a batch of %d Attendee webhooks failed: %r", len(batch), err)
             results = [err] * len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, submitted), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 future.set_exception(result)
             else:
+                result.queued_seconds = started - submitted
                 future.set_result(result)
 
 

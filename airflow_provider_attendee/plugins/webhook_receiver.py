@@ -270,6 +270,7 @@ def create_app() -> Any:
 
     @app.post(PATH)
     async def receive(request: Request, conn_id: str = DEFAULT_CONN_ID) -> JSONResponse:
+        arrived = time.monotonic()
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return await refuse(400, f"body larger than {MAX_BODY_BYTES} bytes", conn_id)
@@ -353,7 +354,9 @@ def create_app() -> Any:
                 recorded.already_from.replace("_", "-"),
             )
         elif not recorded.asset_uris:
-            log.warning(
+            # A finished meeting no DAG waits for is worth a warning; other state changes are routine.
+            log.log(
+                logging.WARNING if delivery.meeting_state else logging.DEBUG,
                 "Attendee webhook %s (%s) recorded, but no DAG is scheduled on %s: no asset event",
                 key,
                 envelope["trigger"],
@@ -362,9 +365,10 @@ def create_app() -> Any:
         took = time.monotonic() - received
         # Attendee gives up on a delivery after 10 s (and sends it again): a slow commit is worth a warning.
         log.log(
-            logging.WARNING if took > SLOW_COMMIT_SECONDS else logging.INFO,
+            logging.WARNING if time.monotonic() - arrived > SLOW_COMMIT_SECONDS else logging.INFO,
             "Attendee webhook %s (%s, bot %s) -> %s; committed in %.0f ms (recording %.0f ms, of which "
-            "%.0f ms waiting for the write lock; %d in its batch)",
+            "%.0f ms waiting for the write lock; %d in its batch, after %.0f ms in the queue; verified "
+            "%.0f ms after it arrived, answered %.0f ms after the commit)",
             key,
             envelope["trigger"],
             envelope.get("bot_id"),
@@ -373,6 +377,9 @@ def create_app() -> Any:
             1000 * recorded.seconds,
             1000 * recorded.lock_wait_seconds,
             recorded.batch_size,
+            1000 * recorded.queued_seconds,
+            1000 * (received - arrived),
+            1000 * max(0.0, took - recorded.queued_seconds - recorded.seconds),
         )
         return JSONResponse({"status": "recorded", "asset_events": recorded.asset_uris})
 

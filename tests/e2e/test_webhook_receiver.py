@@ -178,11 +178,19 @@ def test_simultaneous_finishes_are_each_recorded_once(client):
 
 
 def test_the_plugin_is_served_by_the_airflow_api_server(airflow_db):
+    """Mounted under /attendee; and when the API server starts (its lifespan), the Execution API's
+    versioned routes are built before the first request, not during the first task run's (which would
+    stall the worker, webhooks included)."""
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     app = create_app()
-    mounted = {getattr(route, "path", None) for route in app.routes}
+    mounted = {getattr(route, "path", None): getattr(route, "app", None) for route in app.routes}
     assert "/attendee" in mounted
+    execution = mounted["/execution"]
+    assert execution._cadwyn_initialized is False  # cadwyn builds them lazily, in the event loop
+    with TestClient(app):  # the server starts: lifespan, middleware stack built
+        assert execution._cadwyn_initialized is True
 
 
 def test_a_connection_without_a_usable_secret_answers_503_and_records_nothing(client, monkeypatch):

@@ -115,8 +115,11 @@ class WebhookDeliverer:
         self.deliveries: list[Delivery] = []
         self._queue: queue.Queue[tuple[float, Delivery] | None] = queue.Queue()
         self._lock = threading.Lock()
+        # A new connection per attempt, as the real server's ``requests.post`` opens (no keep-alive: a
+        # pooled connection the receiver closes as idle can swallow a request until the 10 s timeout).
         self._client = httpx.Client(
-            timeout=TIMEOUT_SECONDS, limits=httpx.Limits(max_connections=self.senders)
+            timeout=TIMEOUT_SECONDS,
+            limits=httpx.Limits(max_connections=self.senders, max_keepalive_connections=0),
         )
         for number in range(self.senders):
             threading.Thread(target=self._send_loop, name=f"sim-webhooks-{number}", daemon=True).start()

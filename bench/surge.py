@@ -190,18 +190,32 @@ def run(
     burners: int = 0,
     poll_interval: float = 10.0,
     seed: int = 7,
+    idle_sleep: float | None = None,
 ) -> dict[str, Any]:
-    """One mode (``push`` or ``poll``) with ``burners`` CPU burners: the figures of the module docstring."""
+    """One mode (``push`` or ``poll``) with ``burners`` CPU burners: the figures of the module docstring.
+    ``idle_sleep``: the scheduler's ``scheduler_idle_sleep_time`` (Airflow's default, 1 s, when None)."""
     from airflow_provider_attendee.testing.real_airflow import cpu_burners
 
     load_before = os.getloadavg()
     with cpu_burners(burners):
-        result = _run(mode, meetings, max_group, window, poll_interval, seed)
-    return {**result, "burners": burners, "load_start": load_before, "load_end": os.getloadavg()}
+        result = _run(mode, meetings, max_group, window, poll_interval, seed, idle_sleep)
+    return {
+        **result,
+        "burners": burners,
+        "idle_sleep_s": idle_sleep,
+        "load_start": load_before,
+        "load_end": os.getloadavg(),
+    }
 
 
 def _run(
-    mode: str, meetings: int, max_group: int, window: float, poll_interval: float, seed: int
+    mode: str,
+    meetings: int,
+    max_group: int,
+    window: float,
+    poll_interval: float,
+    seed: int,
+    idle_sleep: float | None = None,
 ) -> dict[str, Any]:
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
     from airflow_provider_attendee.testing.real_airflow import RealAirflow, free_port
@@ -221,6 +235,11 @@ def _run(
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database.replace("+psycopg2", ""),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
             "AIRFLOW__API__WORKERS": "2",
+            **(
+                {"AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": str(idle_sleep)}
+                if idle_sleep is not None
+                else {}
+            ),
             # Poll: a connection without a webhook secret, as a polling deployment has. With one, the API
             # server's catch-up would also emit every meeting the watcher emits (it takes a connection with
             # a secret for one that delivers): each meeting twice.
@@ -402,7 +421,13 @@ def report(results: list[dict[str, Any]]) -> None:
         ],
         [
             (
-                r["mode"] + (f" every {r['poll_interval_s']:g} s" if r["poll_interval_s"] else ""),
+                r["mode"]
+                + (f" every {r['poll_interval_s']:g} s" if r["poll_interval_s"] else "")
+                + (
+                    f", scheduler idle sleep {r['idle_sleep_s']:g} s"
+                    if r.get("idle_sleep_s") is not None
+                    else ""
+                ),
                 r["burners"],
                 f"{r['load_start'][0]:.1f}/{r['load_end'][0]:.1f}",
                 r["meetings"],
@@ -460,6 +485,12 @@ def main() -> None:
     parser.add_argument("--burners", default="0,2", help="comma-separated: each mode runs once per value")
     parser.add_argument("--modes", default="push,poll")
     parser.add_argument("--poll-interval", type=float, default=10.0)
+    parser.add_argument(
+        "--idle-sleep",
+        type=float,
+        default=None,
+        help="the scheduler's scheduler_idle_sleep_time (a deployment's tuning; Airflow's default 1 s)",
+    )
     parser.add_argument("--quick", action="store_true", help="60 meetings, groups of 10, 20 s, idle, push")
     parser.add_argument("--name", default="surge", help="figures go to bench/results/<name>.json")
     args = parser.parse_args()
@@ -471,7 +502,17 @@ def main() -> None:
     for n in args.burners.split(","):
         for mode in args.modes.split(","):
             print(f"\n{mode}, {n} burners: load average {os.getloadavg()}", flush=True)
-            results.append(run(mode, args.meetings, args.max_group, args.window, int(n), args.poll_interval))
+            results.append(
+                run(
+                    mode,
+                    args.meetings,
+                    args.max_group,
+                    args.window,
+                    int(n),
+                    args.poll_interval,
+                    idle_sleep=args.idle_sleep,
+                )
+            )
             report(results[-1:])  # as each finishes: a long run shows its figures even if a later one fails
             save(name, {"results": results})
     report(results)

@@ -403,11 +403,13 @@ def catch_up_started(conn_id: str) -> bool:
         return state is not None
 
 
-def emitted_meetings(states: set[str], since: datetime) -> set[tuple[str, str]]:
-    """(bot id, state) of every ``attendee://bots/<state>`` asset event since ``since``, whoever wrote it:
-    push, the catch-up, a polling watcher, the REST API. Meetings that finished before the catch-up's first
-    look are checked against it, so that one a watcher emitted (before a switch to push) is not emitted
-    again."""
+def emitted_meetings(
+    states: set[str], since: datetime, bot_ids: set[str] | None = None
+) -> set[tuple[str, str]]:
+    """(bot id, state) of every ``attendee://bots/<state>`` asset event since ``since`` (of ``bot_ids``
+    only, when given), whoever wrote it: push, the catch-up, a polling watcher, the REST API. The
+    catch-up checks what it found against it, so that a meeting a watcher emitted (before a switch to
+    push, or polling the same connection) is not emitted again."""
     if not states:
         return set()
     load_models()
@@ -425,7 +427,7 @@ def emitted_meetings(states: set[str], since: datetime) -> set[tuple[str, str]]:
         for uri, extra in rows:
             payload = (extra or {}).get("payload") if isinstance(extra, dict) else None
             bot_id = payload.get("bot_id") if isinstance(payload, dict) else None
-            if bot_id:
+            if bot_id and (bot_ids is None or str(bot_id) in bot_ids):
                 found.add((str(bot_id), uris[uri]))
         return found
 

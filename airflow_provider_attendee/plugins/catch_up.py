@@ -129,7 +129,7 @@ def catch_up(
     than ``max_age`` ago (the retention: the records of pushed meetings since may be pruned) is not
     resumed, or its look would emit them again: the look is a first look then."""
     from airflow_provider_attendee._compat import server_connection
-    from airflow_provider_attendee.client.bot_watch import BEFORE_FIRST_LOOK, WatchState, look
+    from airflow_provider_attendee.client.bot_watch import WatchState, look
     from airflow_provider_attendee.hooks.attendee import AttendeeHook
     from airflow_provider_attendee.plugins import _asset_events
 
@@ -169,13 +169,24 @@ def catch_up(
             await hook.aclose()
 
     found, following = asyncio.run(one_look())
-    if any(item.how == BEFORE_FIRST_LOOK for item in found):
-        # Before its first look, another writer (a polling watcher before a switch to push) may have
-        # emitted them: its events count too.
-        elsewhere = _asset_events.emitted_meetings(states, now - lookback - SKEW)
+    if found:
+        # Another writer may have emitted them: a polling watcher before a switch to push, or one that
+        # polls the same connection now (a DAG in poll mode on a connection with a webhook secret). Its
+        # events count too, since the previous look (the reach-back for a first look).
+        since = (
+            looked_at if previous is not None and looked_at else now - (lookback or max_age or SKEW)
+        ) - SKEW
+        elsewhere = _asset_events.emitted_meetings(states, since, bot_ids={i.bot.id for i in found})
         for item in [i for i in found if (i.bot.id, i.bot.state) in elsewhere]:
             result.already.append(item.bot.id)
             found.remove(item)
+            log.info(
+                "Attendee catch-up: bot %s reached %s; another writer (a polling watcher) emitted it "
+                "already: not emitted again (connection %r)",
+                item.bot.id,
+                item.bot.state,
+                conn_id,
+            )
     for item in found:
         already = _asset_events.record_caught_up(
             bot_id=item.bot.id,

@@ -238,17 +238,20 @@ def test_the_first_look_emits_what_finished_before_it_once_at_no_extra_request(a
     assert catch_up("attendee_default", {"ended"}, "proc-a", lease, lookback=timedelta(hours=1)).emitted == []
     with AttendeeHook() as hook:  # after the first look: found as before, by the list's tail
         later = hook.create_bot(URL, bot_name="After").id
+        polled = hook.create_bot(URL, bot_name="Polled").id
     sim.admin.advance(3600)
-    assert catch_up("attendee_default", {"ended"}, "proc-a", lease, lookback=timedelta(hours=1)).emitted == [
-        later
-    ]
+    # A DAG in poll mode on this connection (it has a webhook secret): its watcher emitted one of them
+    # between two looks; the next look does not emit it again.
+    watcher_event(polled)
+    second = catch_up("attendee_default", {"ended"}, "proc-a", lease, lookback=timedelta(hours=1))
+    assert second.emitted == [later] and second.already == [polled]
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
     from sqlalchemy import func, select
 
-    assert set(event_ids()) == {*bots, later}
+    assert set(event_ids()) == {*bots, later, polled}
     with create_session() as session:  # one event per meeting, the watcher's included
-        assert session.scalar(select(func.count()).select_from(AssetEvent)) == len(bots) + 1
+        assert session.scalar(select(func.count()).select_from(AssetEvent)) == len(bots) + 2
 
 
 @pytest.mark.attendee_simulator

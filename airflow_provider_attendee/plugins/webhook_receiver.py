@@ -45,6 +45,12 @@ MAX_BODY_BYTES = 1024 * 1024
 #: A delivery committed slower than this is logged at WARNING (Attendee's timeout is 10 s).
 SLOW_COMMIT_SECONDS = 2.0
 URL_PREFIX = "/attendee"
+#: The log line of each recorded delivery (bench/surge.py reads it from the API server's log).
+COMMITTED_LINE = (
+    "Attendee webhook %s (%s, bot %s) -> %s; committed in %.0f ms (recording %.0f ms, of which %.0f ms "
+    "waiting for the write lock; %d in its batch, after %.0f ms in the queue; verified %.0f ms after it "
+    "arrived, answered %.0f ms after the commit)"
+)
 PATH = "/webhooks"
 
 
@@ -366,9 +372,7 @@ def create_app() -> Any:
         # Attendee gives up on a delivery after 10 s (and sends it again): a slow commit is worth a warning.
         log.log(
             logging.WARNING if time.monotonic() - arrived > SLOW_COMMIT_SECONDS else logging.INFO,
-            "Attendee webhook %s (%s, bot %s) -> %s; committed in %.0f ms (recording %.0f ms, of which "
-            "%.0f ms waiting for the write lock; %d in its batch, after %.0f ms in the queue; verified "
-            "%.0f ms after it arrived, answered %.0f ms after the commit)",
+            COMMITTED_LINE,
             key,
             envelope["trigger"],
             envelope.get("bot_id"),

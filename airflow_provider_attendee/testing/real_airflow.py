@@ -246,6 +246,30 @@ class RealAirflow:
         )
         return [{"run_id": run_id, "state": state, "run_type": kind} for run_id, state, kind in rows]
 
+    def approve_reviews(self, dag_id: str) -> list[str]:
+        """Approve every open review of the DAG's tasks over the REST API, as a person does on the Required
+        Actions page (the example post-meeting DAG holds its notes for one when the ``[notes]`` extra is
+        installed); the tasks answered (``run_id/task_id[map_index]``). Needs the API without a login
+        (``AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=True``). A review not yet open for answers (the
+        task not parked yet) is left for the next call."""
+        import httpx
+
+        rows = self.query(
+            "SELECT ti.run_id, ti.task_id, ti.map_index FROM hitl_detail h "
+            "JOIN task_instance ti ON ti.id = h.ti_id WHERE ti.dag_id = :dag_id AND h.responded_at IS NULL",
+            dag_id=dag_id,
+        )
+        answered = []
+        for run_id, task_id, map_index in rows:
+            answer = httpx.patch(
+                f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/hitlDetails",
+                json={"chosen_options": ["Approve"]},
+                timeout=60,
+            )
+            if answer.status_code == 200:
+                answered.append(f"{run_id}/{task_id}[{map_index}]")
+        return answered
+
     def wait_for_runs(self, dag_id: str, count: int, timeout: float = 300) -> list[dict[str, Any]]:
         """Until the DAG has at least ``count`` runs and none is queued or running; its runs."""
         deadline = time.monotonic() + timeout

@@ -122,6 +122,8 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
             "AIRFLOW_CONN_AWS_SHARED": json.dumps(aws),
             "ATTENDEE_SHARED_DESTINATION": f"s3://aws_shared@{BUCKET}",
             "ATTENDEE_EXAMPLE_POLL_SECONDS": "2",
+            # A person approves the post-meeting notes (with [notes]) over the API: airflow.approve_reviews.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         }
         components = ("api-server", "scheduler", "dag-processor")
         with RealAirflow(home, dags_folder, components=components, **env) as airflow:
@@ -181,6 +183,7 @@ def test_celery_two_workers_two_triggerers(tmp_path: Path, dags_folder: Path) ->
                     "WHERE a.uri = 'attendee://bots/ended'",
                 )
                 emitted_ids = Counter(as_json(extra)["payload"]["bot_id"] for (extra,) in emitted)
+                airflow.approve_reviews("attendee_post_meeting")  # the notes, with [notes] installed
                 post = airflow.runs("attendee_post_meeting")
                 if (
                     ended <= set(emitted_ids)

@@ -12,10 +12,11 @@ event whose queue row merged into an older one that the scheduler then deleted w
 
 **What this module does about it.**
 
-- *Serialised writes.* Every write here (a webhook delivery, a caught-up meeting, a re-queue, a run)
-  first takes one row lock (``attendee_event_lock``, an ``UPDATE``: a row lock on PostgreSQL and MySQL,
-  the write lock on SQLite), so its timestamps are taken after every earlier write committed: among them,
-  timestamp order is commit order, across API-server processes and workers.
+- *Serialised writes.* Every write here (a group of webhook deliveries, see ``delivery_batches``; a
+  caught-up meeting, a re-queue, a run) first takes one row lock (``attendee_event_lock``, an ``UPDATE``:
+  a row lock on PostgreSQL and MySQL, the write lock on SQLite), so its timestamps are taken after every
+  earlier write committed: among them, timestamp order is commit order, across API-server processes and
+  workers (the events of one group commit together).
 - *Reconciliation* (``reconcile``, every second in the API server): for each unpaused DAG scheduled on an
   ``attendee://`` asset, the events no run of that DAG consumed (judged by the event-to-run link,
   ``dagrun_asset_event``), older than a grace period. Newer than the DAG's last asset run: the DAG is queued

@@ -326,6 +326,16 @@ def _run(
     found = [b for b in bots if b in runs]
     latencies = [min(t for _, t in runs[b]) - ended_at[b] for b in found] or [float("nan")]
     to_event = [min(events[b]) - ended_at[b] for b in found if b in events] or [float("nan")]
+    # The provider's part of push: from the first attempt of a meeting's ``ended`` delivery (Attendee's
+    # sender starts it) to the asset event; the rest of "to event" is the sender's (here the simulator's).
+    sent = {
+        d["bot_id"]: d["sent_at"][0]
+        for d in deliveries
+        if d.get("sent_at") and (d.get("data") or {}).get("new_state") == "ended"
+    }
+    receiver = [min(events[b]) - sent[b] for b in found if b in events and b in sent]
+    # The scheduler's part: from the asset event to the run that consumed it.
+    scheduled = [min(t for _, t in runs[b]) - min(events[b]) for b in found if b in events]
     added = {t: rows_after.get(t, 0) - rows_before.get(t, 0) for t in rows_after}
     return {
         "mode": mode,
@@ -338,6 +348,10 @@ def _run(
         "max_s": max(latencies),
         "event_p50_s": statistics.median(to_event),
         "event_p95_s": percentile(to_event, 0.95),
+        "receiver_p50_s": statistics.median(receiver) if receiver else None,
+        "receiver_p95_s": percentile(receiver, 0.95) if receiver else None,
+        "scheduler_p50_s": statistics.median(scheduled) if scheduled else None,
+        "scheduler_p95_s": percentile(scheduled, 0.95) if scheduled else None,
         # The receiver logs a delivery at INFO, or at WARNING when its commit took more than 2 s: the API
         # server's log keeps WARNING only (its INFO is not raised by namespace_levels), so these figures
         # are of the slow commits, and their count says how many there were.
@@ -398,6 +412,10 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
+def secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def report(results: list[dict[str, Any]]) -> None:
     print_table(
         "Top-of-the-hour surge: meeting ended -> DAG run created (PostgreSQL, 2 API workers, Celery)",
@@ -407,6 +425,8 @@ def report(results: list[dict[str, Any]]) -> None:
             "load 1m start/end",
             "meetings",
             "event p95 s",
+            "receiver p50/p95 s",
+            "scheduler p50/p95 s",
             "commits > 2 s: n, p95 ms (recording, lock wait)",
             "webhook answer p50/p95 s, failed/sent",
             "run p50 s",
@@ -432,6 +452,8 @@ def report(results: list[dict[str, Any]]) -> None:
                 f"{r['load_start'][0]:.1f}/{r['load_end'][0]:.1f}",
                 r["meetings"],
                 r["event_p95_s"],
+                f"{secs(r.get('receiver_p50_s'))}/{secs(r.get('receiver_p95_s'))}",
+                f"{secs(r.get('scheduler_p50_s'))}/{secs(r.get('scheduler_p95_s'))}",
                 f"{r['slow_commits']}, {fmt(r['commit_p95_ms'])} "
                 f"({fmt(r['recording_p95_ms'])}, {fmt(r['lock_wait_p95_ms'])})",
                 f"{fmt(r['webhook_answer_p50_s'])}/{fmt(r['webhook_answer_p95_s'])}, "

@@ -60,6 +60,7 @@ class Delivery:
     envelope: dict[str, Any]
     attempts: list[int | str] = field(default_factory=list)  # HTTP statuses, or the transport error
     seconds: list[float] = field(default_factory=list)  # how long each attempt took
+    sent_at: list[float] = field(default_factory=list)  # when each attempt started (epoch seconds)
     delivered: bool = False
     done: bool = False
 
@@ -73,6 +74,7 @@ class Delivery:
             "data": self.envelope.get("data"),
             "attempts": list(self.attempts),
             "seconds": [round(t, 4) for t in self.seconds],
+            "sent_at": list(self.sent_at),
             "delivered": self.delivered,
             "done": self.done,
         }
@@ -211,6 +213,7 @@ class WebhookDeliverer:
             SIGNATURE_HEADER: sign(delivery.envelope, secret),
         }
         started = time.monotonic()
+        delivery.sent_at.append(time.time())
         try:
             status: int | str = self._client.post(delivery.url, content=body, headers=headers).status_code
         except httpx.HTTPError as err:

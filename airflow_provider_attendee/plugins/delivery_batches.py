@@ -15,6 +15,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -37,8 +38,10 @@ class DeliveryBatcher:
         self._pending: list[tuple[Delivery, Future[Recorded], float]] = []
         self._wakeup = threading.Condition()
         self._writer: threading.Thread | None = None
-        #: Sizes of the batches written so far (for tests and the benchmark's log reading).
-        self.batch_sizes: list[int] = []
+        #: Batches and deliveries written since the process started, and the latest batches' sizes.
+        self.batches = 0
+        self.deliveries = 0
+        self.batch_sizes: deque[int] = deque(maxlen=1000)
 
     def submit(self, delivery: Delivery) -> Future[Recorded]:
         """Queue a delivery; the future gets its ``Recorded`` once its batch committed, or its exception."""
@@ -70,6 +73,8 @@ class DeliveryBatcher:
 
     def write(self, batch: list[tuple[Delivery, Future[Recorded], float]]) -> None:
         """Record one batch and settle its futures (a failure of the whole batch fails each of them)."""
+        self.batches += 1
+        self.deliveries += len(batch)
         self.batch_sizes.append(len(batch))
         started = time.monotonic()
         try:
@@ -78,6 +83,8 @@ class DeliveryBatcher:
             log.error("Recording a batch of %d Attendee webhooks failed: %r", len(batch), err)
             results = [err] * len(batch)
         for (_, future, submitted), result in zip(batch, results, strict=True):
+            if future.cancelled():  # its request went away (it is recorded all the same)
+                continue
             if isinstance(result, Exception):
                 future.set_exception(result)
             else:

@@ -106,7 +106,7 @@ def test_deliveries_arriving_during_a_write_go_into_the_next_batch():
     release.set()
     results = [f.result(timeout=60) for f in [first, *rest]]
 
-    assert batcher.batch_sizes == [1, 20]
+    assert list(batcher.batch_sizes) == [1, 20] and (batcher.batches, batcher.deliveries) == (2, 21)
     assert [r.batch_size for r in results] == [1] + [20] * 20
     assert ended_events() == {"bot_first": 1, **{f"bot_{i}": 1 for i in range(20)}}
 
@@ -126,6 +126,27 @@ def test_a_failed_batch_fails_its_own_deliveries_and_the_writer_goes_on():
         lost.result(timeout=60)
     assert isinstance(batcher.submit(ended("bot_next")).result(timeout=60), Recorded)
     assert ended_events() == {"bot_next": 1}  # the failed one was not recorded: Attendee sends it again
+
+
+def test_a_delivery_whose_request_went_away_is_recorded_and_the_others_answered():
+    """A cancelled future (its HTTP request was dropped) does not stop the writer from settling the rest."""
+    entered, release = threading.Event(), threading.Event()
+
+    def gated(batch: list[Delivery]) -> list[Recorded | Exception]:
+        if not entered.is_set():
+            entered.set()
+            release.wait(30)
+        return record_deliveries(batch)
+
+    batcher = DeliveryBatcher(record=gated)
+    warm = batcher.submit(ended("bot_warm"))  # the writer is busy with this one
+    assert entered.wait(30)
+    gone, kept = batcher.submit(ended("bot_gone")), batcher.submit(ended("bot_kept"))
+    assert gone.cancel()
+    release.set()
+    assert isinstance(kept.result(timeout=60), Recorded) and isinstance(warm.result(timeout=60), Recorded)
+    assert isinstance(batcher.submit(ended("bot_after")).result(timeout=60), Recorded)
+    assert ended_events() == {"bot_warm": 1, "bot_gone": 1, "bot_kept": 1, "bot_after": 1}
 
 
 def test_a_replay_surfaces_as_duplicate_delivery_through_the_batcher():

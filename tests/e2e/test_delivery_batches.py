@@ -87,18 +87,29 @@ def test_a_batch_records_each_delivery_once_and_refuses_only_the_replays():
     assert {d.idempotency_key for d in batch} <= recorded_keys()
 
 
+class Gate:
+    """A recorder that holds its first batch until ``release`` is set (``entered`` says it is held)."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, batch: list[Delivery]) -> list[Recorded | Exception]:
+        if not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(30)
+        return record_deliveries(batch)
+
+
+def gated_batcher() -> tuple[DeliveryBatcher, threading.Event, threading.Event]:
+    """A batcher whose writer is held in its first batch: (batcher, entered, release)."""
+    gate = Gate()
+    return DeliveryBatcher(record=gate), gate.entered, gate.release
+
+
 def test_deliveries_arriving_during_a_write_go_into_the_next_batch():
     """The first delivery is written alone and at once; twenty arriving while it is written wait and are
     written together, in one transaction."""
-    entered, release = threading.Event(), threading.Event()
-
-    def gated(batch: list[Delivery]) -> list[Recorded | Exception]:
-        if not entered.is_set():
-            entered.set()
-            release.wait(30)
-        return record_deliveries(batch)
-
-    batcher = DeliveryBatcher(record=gated)
+    batcher, entered, release = gated_batcher()
     first = batcher.submit(ended("bot_first"))
     assert entered.wait(30)
     rest = [batcher.submit(ended(f"bot_{i}")) for i in range(20)]
@@ -130,15 +141,7 @@ def test_a_failed_batch_fails_its_own_deliveries_and_the_writer_goes_on():
 
 def test_a_delivery_whose_request_went_away_is_recorded_and_the_others_answered():
     """A cancelled future (its HTTP request was dropped) does not stop the writer from settling the rest."""
-    entered, release = threading.Event(), threading.Event()
-
-    def gated(batch: list[Delivery]) -> list[Recorded | Exception]:
-        if not entered.is_set():
-            entered.set()
-            release.wait(30)
-        return record_deliveries(batch)
-
-    batcher = DeliveryBatcher(record=gated)
+    batcher, entered, release = gated_batcher()
     warm = batcher.submit(ended("bot_warm"))  # the writer is busy with this one
     assert entered.wait(30)
     gone, kept = batcher.submit(ended("bot_gone")), batcher.submit(ended("bot_kept"))

@@ -137,8 +137,7 @@ def _run(
             "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("ATTENDEE_BENCH_LOG_LEVEL", "WARNING"),
         }
         with RealAirflow(home, DAGS, **env) as airflow:
-            airflow.wait_for_dag(DAG_ID)
-            airflow.wait_for_api()
+            airflow.wait_for_dag(DAG_ID)  # and the API server
             if mode != "poll":
                 subscription = {"url": f"{airflow.url}/attendee/webhooks", "triggers": ["bot.state_change"]}
                 sim.admin.set_webhooks([subscription], secret)

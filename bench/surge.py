@@ -261,8 +261,7 @@ def _run(
                 "worker",
                 env={"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())},
             )
-            airflow.wait_for_dag(DAG_ID)
-            airflow.wait_for_api()
+            airflow.wait_for_dag(DAG_ID)  # and the API server
             if mode == "push":
                 use_connection(sim, webhook_secret=secret)
             else:

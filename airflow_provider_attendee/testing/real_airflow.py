@@ -230,13 +230,18 @@ class RealAirflow:
         return value
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
-        """Until the dag-processor has parsed and serialized the DAG; then unpause it (as a user does)."""
+        """Until the dag-processor has parsed and serialized the DAG, then unpause it (as a user does); and,
+        where the API server runs, until it answers too, within the same ``timeout``. On a busy machine it can
+        come up after the DAG is parsed, and a test's next step is usually a request to it (CI once met a
+        closed port there)."""
         deadline = time.monotonic() + timeout
         while not self.query("SELECT dag_id FROM serialized_dag WHERE dag_id = :dag_id", dag_id=dag_id):
             self.assert_alive()
             assert time.monotonic() < deadline, f"{dag_id} was not serialized; see {self.home}"
             time.sleep(1)
         self.cli("dags", "unpause", dag_id)
+        if "api-server" in self.processes:
+            self.wait_for_api(timeout=deadline - time.monotonic())  # one deadline: both started together
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         """The DAG's runs (run_id, state, run_type), newest first."""

@@ -53,8 +53,7 @@ def test_the_notes_are_written_only_after_a_person_approved_them(tmp_path, monke
             "AIRFLOW__API_AUTH__JWT_ISSUER": "attendee-e2e-test",
         }
         with RealAirflow(tmp_path / "home", DAGS, **env) as airflow:
-            airflow.wait_for_dag(DAG_ID)
-            airflow.wait_for_api()
+            airflow.wait_for_dag(DAG_ID)  # and the API server
             airflow.cli("dags", "trigger", DAG_ID, "--conf", json.dumps({"bot_id": bot, "out": str(out)}))
 
             def state() -> str | None:

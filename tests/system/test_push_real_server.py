@@ -153,8 +153,7 @@ def push(
         monkeypatch.delenv("AIRFLOW_CONN_ATTENDEE_DEFAULT", raising=False)
         try:
             with RealAirflow(home, DAGS, **env) as airflow:
-                airflow.wait_for_dag(DAG_ID)
-                wait_until(airflow.api_up, airflow, "the API server did not answer", timeout=180)
+                airflow.wait_for_dag(DAG_ID)  # and the API server
                 yield Deployment(airflow, out, attendee_server, attendee_driver, proxy)
         finally:
             proxy.close()

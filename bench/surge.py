@@ -21,6 +21,10 @@ triggerer) and per number of CPU burners beside it (a busy machine):
 - metadata rows added per meeting, by table (every table of the database counted before and after);
 - the scheduler loop's duration during the surge, p50/p95/max (the scheduler's own ``Ran scheduling loop in
   N ms`` line, its job runner's logger at DEBUG): how busy Airflow's scheduler was;
+- the meetings whose event the provider's sweeper had to repair (left unconsumed by Airflow's scheduler: it
+  waited for the sweeper's grace), and the scheduler's part for the others (the sweeper's INFO line);
+- each ``ended`` delivery's commit: its time, the write lock's wait, the deliveries in its transaction (the
+  receiver's INFO line);
 - the load average of the machine at the start and the end of the run.
 
 Run: ``python -m bench.surge [--meetings 600] [--max-group 50] [--window 120] [--burners 0,2]
@@ -63,6 +67,12 @@ SCHEDULER_LOGGER = "airflow.jobs.scheduler_job_runner"
 #: The receiver's line for each delivery (INFO; WARNING above 2 s): how long it took to commit, and to get
 #: the write lock.
 RECEIVER_LOGGER = "airflow_provider_attendee.plugins.webhook_receiver"
+#: The sweeper's line for each repair (INFO): events Airflow's scheduler left unconsumed, and what it did.
+SWEEPER_LOGGER = "airflow_provider_attendee.plugins.event_sweeper"
+REPAIR_LINE = re.compile(
+    r"Attendee events \[([0-9, ]*)\] of DAG \S+ were left unconsumed by Airflow's scheduler: "
+    r"(queued the DAG again|created run)"
+)
 COMMIT_LINE = re.compile(
     r"attendee://bots/ended.*?committed in ([0-9.]+) ms \(recording ([0-9.]+) ms, of which ([0-9.]+) ms"
     r"(?: waiting for the write lock; ([0-9]+) in its batch)?"
@@ -133,16 +143,16 @@ def consumed(airflow: Any) -> dict[str, set[tuple[int, float]]]:
     return runs
 
 
-def recorded(airflow: Any) -> dict[str, list[float]]:
-    """Bot id -> times of its ``attendee://bots/ended`` asset events (more than one: emitted twice)."""
+def recorded(airflow: Any) -> dict[str, list[tuple[int, float]]]:
+    """Bot id -> (id, time) of its ``attendee://bots/ended`` asset events (more than one: emitted twice)."""
     rows = airflow.query(
-        "SELECT ae.timestamp, ae.extra FROM asset_event ae JOIN asset a ON a.id = ae.asset_id "
+        "SELECT ae.id, ae.timestamp, ae.extra FROM asset_event ae JOIN asset a ON a.id = ae.asset_id "
         "WHERE a.uri = :uri",
         uri=ENDED_URI,
     )
-    events: dict[str, list[float]] = {}
-    for timestamp, extra in rows:
-        events.setdefault(bot_of(extra), []).append(epoch(timestamp))
+    events: dict[str, list[tuple[int, float]]] = {}
+    for event_id, timestamp, extra in rows:
+        events.setdefault(bot_of(extra), []).append((int(event_id), epoch(timestamp)))
     return events
 
 
@@ -171,6 +181,17 @@ def commit_times(text: str) -> list[tuple[float, float, float, int]]:
     """(committed ms, recording ms, lock wait ms, deliveries in its transaction) of each ``ended``
     delivery in a stretch of the API server's log."""
     return [(float(a), float(b), float(c), int(n or 1)) for a, b, c, n in COMMIT_LINE.findall(text)]
+
+
+def repaired_events(text: str) -> dict[int, str]:
+    """Asset event id -> the sweeper's repair (``requeued`` or ``run_created``) in a stretch of the API
+    server's log: the events that waited for the sweeper rather than the scheduler's own next run."""
+    return {
+        int(event_id): "requeued" if action.startswith("queued") else "run_created"
+        for ids, action in REPAIR_LINE.findall(text)
+        for event_id in ids.split(",")
+        if event_id.strip()
+    }
 
 
 def wait_deliveries_done(sim: RunningSim, timeout: float = 600) -> None:
@@ -249,11 +270,17 @@ def _run(
             "ATTENDEE_BENCH_EVENTS": mode,
             "ATTENDEE_BENCH_POLL_SECONDS": str(poll_interval),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("ATTENDEE_BENCH_LOG_LEVEL", "WARNING"),
-            # The scheduler's loop timing (DEBUG) and the receiver's per-delivery line (INFO) only.
-            "AIRFLOW__LOGGING__NAMESPACE_LEVELS": f"{SCHEDULER_LOGGER}=DEBUG {RECEIVER_LOGGER}=INFO",
+            # The scheduler's loop timing (DEBUG), the receiver's per-delivery line and the sweeper's repairs
+            # (INFO) only.
+            "AIRFLOW__LOGGING__NAMESPACE_LEVELS": (
+                f"{SCHEDULER_LOGGER}=DEBUG {RECEIVER_LOGGER}=INFO {SWEEPER_LOGGER}=INFO"
+            ),
         }
-        components = ("api-server", "dag-processor", "triggerer")
+        components = ("dag-processor", "triggerer")
         with RealAirflow(home, DAGS, components=components, **env) as airflow:
+            # The API server logs at INFO: its workers do not apply namespace_levels, and the receiver's line
+            # for each delivery and the sweeper's for each repair are INFO.
+            airflow.start("api-server", env={"AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"})
             airflow.start("scheduler")
             airflow.start(
                 "worker",
@@ -321,10 +348,12 @@ def _run(
             api_requests = sum(sim.admin.counters()["requests"].values())
             run_count = len(airflow.runs(DAG_ID))
             loops = loop_durations(log_text(scheduler_log, log_start, log_end))
-            commits = commit_times(log_text(api_log, api_log_start))
+            api_text = log_text(api_log, api_log_start)
+            commits, repairs = commit_times(api_text), repaired_events(api_text)
     found = [b for b in bots if b in runs]
     latencies = [min(t for _, t in runs[b]) - ended_at[b] for b in found] or [float("nan")]
-    to_event = [min(events[b]) - ended_at[b] for b in found if b in events] or [float("nan")]
+    first_event = {b: min(events[b], key=lambda e: e[1]) for b in found if b in events}
+    to_event = [first_event[b][1] - ended_at[b] for b in first_event] or [float("nan")]
     # The provider's part of push: from the first attempt of a meeting's ``ended`` delivery (Attendee's
     # sender starts it) to the asset event; the rest of "to event" is the sender's (here the simulator's).
     sent = {
@@ -332,9 +361,13 @@ def _run(
         for d in deliveries
         if d.get("sent_at") and (d.get("data") or {}).get("new_state") == "ended"
     }
-    receiver = [min(events[b]) - sent[b] for b in found if b in events and b in sent]
-    # The scheduler's part: from the asset event to the run that consumed it.
-    scheduled = [min(t for _, t in runs[b]) - min(events[b]) for b in found if b in events]
+    receiver = [first_event[b][1] - sent[b] for b in first_event if b in sent]
+    # The scheduler's part: from the asset event to the run that consumed it; apart, for the meetings whose
+    # event the sweeper repaired (left unconsumed by Airflow's race: it waited for the sweeper's grace).
+    scheduled = {b: min(t for _, t in runs[b]) - first_event[b][1] for b in first_event}
+    repaired = {b for b in first_event if any(event_id in repairs for event_id, _ in events[b])}
+    unrepaired_scheduled = [v for b, v in scheduled.items() if b not in repaired]
+    repaired_scheduled = [v for b, v in scheduled.items() if b in repaired]
     added = {t: rows_after.get(t, 0) - rows_before.get(t, 0) for t in rows_after}
     return {
         "mode": mode,
@@ -349,12 +382,16 @@ def _run(
         "event_p95_s": percentile(to_event, 0.95),
         "receiver_p50_s": statistics.median(receiver) if receiver else None,
         "receiver_p95_s": percentile(receiver, 0.95) if receiver else None,
-        "scheduler_p50_s": statistics.median(scheduled) if scheduled else None,
-        "scheduler_p95_s": percentile(scheduled, 0.95) if scheduled else None,
-        # The receiver logs a delivery at INFO, or at WARNING when its commit took more than 2 s: the API
-        # server's log keeps WARNING only (its INFO is not raised by namespace_levels), so these figures
-        # are of the slow commits, and their count says how many there were.
-        "slow_commits": len(commits),
+        "scheduler_p50_s": statistics.median(scheduled.values()) if scheduled else None,
+        "scheduler_p95_s": percentile(list(scheduled.values()), 0.95) if scheduled else None,
+        "meetings_repaired": len(repaired),
+        "repairs": dict(Counter(repairs.values())),
+        "scheduler_unrepaired_p95_s": (
+            percentile(unrepaired_scheduled, 0.95) if unrepaired_scheduled else None
+        ),
+        "scheduler_repaired_p50_s": statistics.median(repaired_scheduled) if repaired_scheduled else None,
+        # The receiver's line for each ``ended`` delivery (the API server logs at INFO).
+        "commits": len(commits),
         "commit_p50_ms": statistics.median([c[0] for c in commits]) if commits else None,
         "commit_p95_ms": percentile([c[0] for c in commits], 0.95) if commits else None,
         "commit_max_ms": max(c[0] for c in commits) if commits else None,
@@ -388,7 +425,8 @@ def _run(
         "per_meeting": [
             {
                 "bot_id": b,
-                "event_s": round(min(events[b]) - ended_at[b], 3) if b in events else None,
+                "event_s": round(first_event[b][1] - ended_at[b], 3) if b in first_event else None,
+                "repaired": b in repaired,
                 "run_s": round(min(t for _, t in runs[b]) - ended_at[b], 3),
             }
             for b in found
@@ -426,7 +464,8 @@ def report(results: list[dict[str, Any]]) -> None:
             "event p95 s",
             "receiver p50/p95 s",
             "scheduler p50/p95 s",
-            "commits > 2 s: n, p95 ms (recording, lock wait)",
+            "repaired by the sweeper: meetings (scheduler p50 s); others' scheduler p95 s",
+            "ended deliveries' commits: n, p95 ms (recording, lock wait), batch p50/max",
             "webhook answer p50/p95 s, failed/sent",
             "run p50 s",
             "run p95 s",
@@ -453,8 +492,11 @@ def report(results: list[dict[str, Any]]) -> None:
                 r["event_p95_s"],
                 f"{secs(r.get('receiver_p50_s'))}/{secs(r.get('receiver_p95_s'))}",
                 f"{secs(r.get('scheduler_p50_s'))}/{secs(r.get('scheduler_p95_s'))}",
-                f"{r['slow_commits']}, {fmt(r['commit_p95_ms'])} "
-                f"({fmt(r['recording_p95_ms'])}, {fmt(r['lock_wait_p95_ms'])})",
+                f"{r.get('meetings_repaired', 0)} ({secs(r.get('scheduler_repaired_p50_s'))}); "
+                f"{secs(r.get('scheduler_unrepaired_p95_s'))}",
+                f"{r.get('commits', r.get('slow_commits'))}, {fmt(r['commit_p95_ms'])} "
+                f"({fmt(r['recording_p95_ms'])}, {fmt(r['lock_wait_p95_ms'])}), "
+                f"{fmt(r['batch_p50'])}/{r['batch_max'] if r['batch_max'] is not None else '-'}",
                 f"{fmt(r['webhook_answer_p50_s'])}/{fmt(r['webhook_answer_p95_s'])}, "
                 f"{r['deliveries_failed']}/{r['deliveries']}",
                 r["p50_s"],

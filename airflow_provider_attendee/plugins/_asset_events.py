@@ -17,6 +17,10 @@ event whose queue row merged into an older one that the scheduler then deleted w
   a row lock on PostgreSQL and MySQL, the write lock on SQLite), so its timestamps are taken after every
   earlier write committed: among them, timestamp order is commit order, across API-server processes and
   workers (the events of one group commit together).
+- *Queue rows dated after each write* (``_advance_queue``): Airflow dates an asset's queue row for a DAG
+  when it is first inserted, and a run takes the events up to that date; the events written while the DAG
+  was already queued would be left to no run. Each write here dates the rows of its assets again, after its
+  events, so the next run takes them too (else the reconciliation below would, after its grace).
 - *Reconciliation* (``reconcile``, every second in the API server): for each unpaused DAG scheduled on an
   ``attendee://`` asset, the events no run of that DAG consumed (judged by the event-to-run link,
   ``dagrun_asset_event``), older than a grace period. Newer than the DAG's last asset run: the DAG is queued
@@ -32,10 +36,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -70,6 +75,8 @@ __all__ = [
     "locks",
     "refusals",
 ]
+
+log = logging.getLogger(__name__)
 
 #: A connection's refusals are noted at most this often (each one costs a write otherwise).
 REFUSAL_NOTE_EVERY = timedelta(minutes=1)
@@ -178,15 +185,73 @@ def _plain_session() -> Iterator[Any]:
         yield session
 
 
-def _register(session: Any, uri: str, extra: dict[str, Any]) -> bool:
-    """One asset event on ``uri`` (and its DAGs queued), if an asset with that URI exists."""
+def _register(session: Any, uri: str, extra: dict[str, Any]) -> int | None:
+    """One asset event on ``uri`` (and its DAGs queued), if an asset with that URI exists: its asset's id."""
     from airflow.assets.manager import asset_manager
     from airflow.models.asset import AssetModel
 
     asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
     if asset is None:
-        return False
-    return asset_manager.register_asset_change(asset=asset, extra=extra, session=session) is not None
+        return None
+    event = asset_manager.register_asset_change(asset=asset, extra=extra, session=session)
+    return None if event is None else int(asset.id)
+
+
+def _advance_queue(session: Any, asset_ids: set[int]) -> None:
+    """Date the DAG-run queue rows of these assets now, after this transaction's events were written.
+
+    Airflow keeps one queue row per asset and DAG, dated when it was first inserted (a later event's insert
+    does nothing), and an asset-triggered run takes the events up to the newest row's date. Without this, in
+    a surge the events written after a row was first queued would be left to no run when the scheduler
+    consumes that row, until the sweeper queued the DAG again (its 2 s grace: most of the surge's tail).
+    With it, the run that consumes the row takes them too. A row the scheduler is consuming meanwhile is
+    waited for (PostgreSQL: its row lock) and, once deleted, inserted anew. Best effort: an error other
+    than a lock time-out (retried with the whole transaction) is logged, and the sweeper repairs instead."""
+    if not asset_ids:
+        return
+    try:
+        with session.begin_nested():
+            _upsert_queue_rows(session, asset_ids)
+    except Exception as err:
+        if _locked_out(err):
+            raise
+        log.warning(
+            "Could not date the DAG-run queue rows of assets %s (%s); the sweeper queues their DAGs again",
+            sorted(asset_ids),
+            err,
+        )
+
+
+def _upsert_queue_rows(session: Any, asset_ids: set[int]) -> None:
+    from airflow.models.asset import AssetDagRunQueue
+
+    queued = session.execute(
+        select(AssetDagRunQueue.asset_id, AssetDagRunQueue.target_dag_id).where(
+            AssetDagRunQueue.asset_id.in_(sorted(asset_ids))
+        )
+    ).all()
+    if not queued:
+        return
+    now = _now()  # after every event of the transaction was flushed: no earlier than their timestamps
+    rows = [{"asset_id": asset_id, "target_dag_id": dag_id, "created_at": now} for asset_id, dag_id in queued]
+    dialect = session.get_bind().dialect.name
+    if dialect == "mysql":
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        mysql_upsert = mysql_insert(AssetDagRunQueue).values(rows)
+        session.execute(mysql_upsert.on_duplicate_key_update(created_at=mysql_upsert.inserted.created_at))
+        return
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    upsert = insert(AssetDagRunQueue).values(rows)
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[AssetDagRunQueue.asset_id, AssetDagRunQueue.target_dag_id],
+            set_={"created_at": upsert.excluded.created_at},
+        )
+    )
 
 
 def _meeting_recorded(session: Any, bot_id: str, state: str) -> str | None:
@@ -234,6 +299,8 @@ class Recorded:
     batch_size: int = 1
     #: Seconds the delivery waited for its batch to start (``delivery_batches``: the batch before it).
     queued_seconds: float = 0.0
+    #: The assets that got an event (their DAG-run queue rows are dated after the batch: ``_advance_queue``).
+    asset_ids: set[int] = field(default_factory=set)
 
 
 def _record_one(session: Any, delivery: Delivery) -> Recorded:
@@ -250,7 +317,8 @@ def _record_one(session: Any, delivery: Delivery) -> Recorded:
             uris = [uri for uri in uris if uri != f"attendee://bots/{delivery.meeting_state}"]
         else:
             _record_meeting(session, delivery.bot_id, delivery.meeting_state, "webhook", delivery.conn_id)
-    recorded = [uri for uri in uris if _register(session, uri, delivery.extra)]
+    assets = {uri: _register(session, uri, delivery.extra) for uri in uris}
+    recorded = [uri for uri, asset_id in assets.items() if asset_id is not None]
     session.execute(
         deliveries.insert().values(
             idempotency_key=delivery.idempotency_key,
@@ -262,7 +330,7 @@ def _record_one(session: Any, delivery: Delivery) -> Recorded:
         )
     )
     session.flush()
-    return Recorded(recorded, already)
+    return Recorded(recorded, already, asset_ids={a for a in assets.values() if a is not None})
 
 
 @retry_locked_out
@@ -285,6 +353,7 @@ def record_deliveries(batch: list[Delivery]) -> list[Recorded | Exception]:
                 if _locked_out(err):
                     raise
                 results.append(err)
+        _advance_queue(session, {a for r in results if isinstance(r, Recorded) for a in r.asset_ids})
         lock_wait = float(session.info.get(LOCK_WAIT_KEY, 0.0))
     took = time.monotonic() - started
     for result in results:
@@ -311,7 +380,8 @@ def record_caught_up(*, bot_id: str, state: str, conn_id: str, extra: dict[str, 
         if already:
             return already
         _record_meeting(session, bot_id, state, "catch_up", conn_id)
-        _register(session, f"attendee://bots/{state}", extra)
+        asset_id = _register(session, f"attendee://bots/{state}", extra)
+        _advance_queue(session, set() if asset_id is None else {asset_id})
     return None
 
 

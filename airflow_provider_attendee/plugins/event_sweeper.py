@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 1.0
 IDLE_CHECK_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
+#: The line logged for each repair (``bench/surge.py`` counts the events it names).
+REPAIRED_LINE = (
+    "Attendee events %s of DAG %s were left unconsumed by Airflow's scheduler: %s%s "
+    "(repairs by this API server so far: %s)"
+)
 
 
 def _incr(metric: str, count: int = 1) -> None:
@@ -68,8 +73,7 @@ class EventSweeper:
             # of their own for events stranded before the last run is rarer, worth a warning.
             log.log(
                 logging.INFO if repair.action == "requeued" else logging.WARNING,
-                "Attendee events %s of DAG %s were left unconsumed by Airflow's scheduler: %s%s "
-                "(repairs by this API server so far: %s)",
+                REPAIRED_LINE,
                 repair.event_ids,
                 repair.dag_id,
                 "queued the DAG again" if repair.action == "requeued" else "created run ",

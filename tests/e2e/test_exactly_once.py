@@ -163,6 +163,32 @@ def test_an_event_left_behind_is_queued_again_and_consumed_by_the_next_run():
     assert reconcile(grace=timedelta(0)) == []
 
 
+def test_an_event_recorded_while_its_dag_is_queued_is_taken_by_the_next_run_without_a_repair():
+    """Airflow dates the queue row when it is first inserted, and a run takes the events up to that date: the
+    provider dates it again after each write, so the events written meanwhile go with the same run (in a
+    surge they would otherwise wait for the sweeper's grace)."""
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_provider_attendee.plugins._asset_events import reconcile
+
+    def queued_at() -> list:
+        with create_session() as session:
+            return list(session.scalars(select(AssetDagRunQueue.created_at)))
+
+    record("bot_first")
+    (first_queued,) = queued_at()
+    record("bot_meanwhile")  # the DAG is still queued: Airflow's own insert does nothing
+    (queued,) = queued_at()
+    assert queued > first_queued
+    run_id = scheduler_pass()
+    ids = event_ids()
+    assert consumers() == {ids["bot_first"]: [run_id], ids["bot_meanwhile"]: [run_id]}
+    assert queued_at() == []
+    assert reconcile(grace=timedelta(0)) == []  # nothing left for the sweeper
+
+
 def test_deliveries_committing_concurrently_with_scheduler_passes_are_each_consumed_once():
     """200 meetings recorded from 8 threads while a scheduler pass runs in a loop; after the repairs every
     meeting is consumed by exactly one run."""

@@ -492,9 +492,9 @@ def report(results: list[dict[str, Any]]) -> None:
                 r["event_p95_s"],
                 f"{secs(r.get('receiver_p50_s'))}/{secs(r.get('receiver_p95_s'))}",
                 f"{secs(r.get('scheduler_p50_s'))}/{secs(r.get('scheduler_p95_s'))}",
-                f"{r.get('meetings_repaired', 0)} ({secs(r.get('scheduler_repaired_p50_s'))}); "
+                f"{r['meetings_repaired']} ({secs(r.get('scheduler_repaired_p50_s'))}); "
                 f"{secs(r.get('scheduler_unrepaired_p95_s'))}",
-                f"{r.get('commits', r.get('slow_commits'))}, {fmt(r['commit_p95_ms'])} "
+                f"{r['commits']}, {fmt(r['commit_p95_ms'])} "
                 f"({fmt(r['recording_p95_ms'])}, {fmt(r['lock_wait_p95_ms'])}), "
                 f"{fmt(r['batch_p50'])}/{r['batch_max'] if r['batch_max'] is not None else '-'}",
                 f"{fmt(r['webhook_answer_p50_s'])}/{fmt(r['webhook_answer_p95_s'])}, "

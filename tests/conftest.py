@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 
@@ -46,6 +47,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """The throwaway AIRFLOW_HOME goes with the session (a run left one in /tmp each time)."""
     if THROWAWAY_HOME:
         shutil.rmtree(THROWAWAY_HOME, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def no_sweeper_left_running() -> Iterator[None]:
+    """A test that served a delivery in this process started the API server's event sweeper (a daemon
+    thread): stop it after the test, else it prunes and catches up beside a later test's own passes (a
+    prune that found its rows gone, a catch-up lease held by the stray thread: both seen on CI)."""
+    yield
+    module = sys.modules.get("airflow_provider_attendee.plugins.event_sweeper")
+    if module is not None:
+        module.stop()
 
 
 @pytest.fixture(autouse=True)

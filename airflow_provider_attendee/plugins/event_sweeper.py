@@ -109,11 +109,13 @@ class EventSweeper:
 _thread: threading.Thread | None = None
 _sweeper: EventSweeper | None = None
 _started = threading.Lock()
-_stop = threading.Event()  # waited on between passes (set by tests, and at exit)
+# The running thread's stop signal, waited on between passes: set at exit and by ``stop``. Each thread has
+# its own, so that a thread ``stop`` gave up waiting for cannot be revived by the next ``start``.
+_stop = threading.Event()
 
 
-def _loop(sweeper: EventSweeper) -> None:
-    while not _stop.wait(SWEEP_SECONDS):
+def _loop(sweeper: EventSweeper, stop_event: threading.Event) -> None:
+    while not stop_event.wait(SWEEP_SECONDS):
         try:
             sweeper.run_once()
         except Exception:  # the next pass tries again; deliveries are safe in the DB
@@ -130,19 +132,19 @@ def start() -> bool:
         if _thread is None:
             _sweeper = EventSweeper(settings)
             _thread = threading.Thread(
-                target=_loop, args=(_sweeper,), name="attendee-event-sweeper", daemon=True
+                target=_loop, args=(_sweeper, _stop), name="attendee-event-sweeper", daemon=True
             )
             _thread.start()
-            atexit.register(_release_leases, _sweeper)
+            atexit.register(_release_leases, _sweeper, _stop)
     return True
 
 
-def _release_leases(sweeper: EventSweeper) -> None:
+def _release_leases(sweeper: EventSweeper, stop_event: threading.Event) -> None:
     """At a clean exit (an upgrade, a deploy): hand this process's catch-up leases back, so that the
     process that replaces it catches up within one interval rather than after the lease (3 intervals)."""
     from airflow_provider_attendee.plugins import _asset_events
 
-    _stop.set()  # no further pass (which would claim the leases again) while the process exits
+    stop_event.set()  # no further pass (which would claim the leases again) while the process exits
     try:
         released = _asset_events.release_catch_up(sweeper.owner)
     except Exception:  # exiting anyway: the lease then lapses as after a crash
@@ -150,6 +152,22 @@ def _release_leases(sweeper: EventSweeper) -> None:
         return
     if released:
         log.info("Released the Attendee catch-up lease of %d connection(s)", released)
+
+
+def stop(timeout: float = 30.0) -> None:
+    """Stop this process's sweeper, hand its catch-up leases back, and forget it, so that the next
+    ``start`` begins afresh. For tests: in one pytest process, a sweeper an earlier test started would
+    otherwise prune and catch up beside a later test's own passes."""
+    global _thread, _sweeper, _stop
+    with _started:
+        thread, sweeper, stop_event = _thread, _sweeper, _stop
+        if thread is None or sweeper is None:
+            return
+        stop_event.set()
+        thread.join(timeout)  # a pass in progress ends first; a thread still busy stops after it
+        _thread, _sweeper, _stop = None, None, threading.Event()
+        atexit.unregister(_release_leases)
+    _release_leases(sweeper, stop_event)
 
 
 def wake() -> None:
